@@ -1,0 +1,139 @@
+//! `palisade eval`: evaluate resource documents with packs and print JSONL verdicts.
+
+use std::collections::HashMap;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::input::{Document, read_documents};
+use super::{GlobalArgs, InputError, load_packs};
+use crate::engine::{EvalContext, Lookup, RuleSettings, Status};
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Pack component(s) to evaluate with; the built-in packs when none is given.
+    #[arg(long = "module", env = "PALISADE_MODULES", value_delimiter = ',')]
+    modules: Vec<PathBuf>,
+    /// Only these rules (repeatable). Default: every rule enabled by default.
+    #[arg(long = "rule", env = "PALISADE_RULES", value_delimiter = ',')]
+    rules: Vec<String>,
+    /// Also run rules that are disabled by default.
+    #[arg(long, env = "PALISADE_ALL_RULES")]
+    all_rules: bool,
+    /// Resource documents: a JSON document, a JSON array, or JSONL; `-` reads stdin.
+    #[arg(long, env = "PALISADE_RESOURCE")]
+    resource: PathBuf,
+    /// Other resources that rules may look up (same formats). The evaluated documents are
+    /// visible to lookups too.
+    #[arg(long, env = "PALISADE_CONTEXT")]
+    context: Option<PathBuf>,
+    /// Rule settings: a JSON object of rule id to an object of setting values.
+    #[arg(long, env = "PALISADE_SETTINGS")]
+    settings: Option<PathBuf>,
+    /// Evaluation time (RFC 3339); rules measure ages against it. Default: now.
+    #[arg(long, env = "PALISADE_NOW", value_parser = parse_now)]
+    now: Option<OffsetDateTime>,
+    /// Exit with code 3 when any verdict is `fail` or `error`.
+    #[arg(long, env = "PALISADE_EXIT_CODE")]
+    exit_code: bool,
+}
+
+/// One line of `palisade eval` output; field order is part of the contract.
+#[derive(Serialize)]
+struct VerdictLine<'a> {
+    rule_id: &'a str,
+    resource_id: &'a str,
+    resource_type: &'a str,
+    status: Status,
+    message: Option<&'a str>,
+}
+
+fn parse_now(text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("not an RFC 3339 time ({e})"))
+}
+
+pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let documents = read_documents(&args.resource)?;
+    let context = match &args.context {
+        Some(path) => read_documents(path)?,
+        None => Vec::new(),
+    };
+    let settings = match &args.settings {
+        Some(path) => read_settings(path)?,
+        None => RuleSettings::new(),
+    };
+    let engine = global.engine()?;
+    let set = load_packs(&engine, &args.modules)?;
+    let selected = (!args.rules.is_empty()).then_some(args.rules.as_slice());
+    let plans = set
+        .plan(selected, args.all_rules, &settings)
+        .map_err(|e| InputError(e.to_string()))?;
+
+    let ctx = EvalContext {
+        now: args.now.unwrap_or_else(OffsetDateTime::now_utc),
+        lookup: Arc::new(DocumentLookup::new(context.iter().chain(&documents))),
+    };
+    let subjects: Vec<_> = documents.iter().map(Document::subject).collect();
+    let verdicts = set.evaluate(&plans, &ctx, &subjects);
+
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut findings = false;
+    for v in &verdicts {
+        let doc = &documents[v.subject];
+        findings |= v.status != Status::Pass;
+        let line = VerdictLine {
+            rule_id: &v.rule.id,
+            resource_id: &doc.id,
+            resource_type: &doc.resource_type,
+            status: v.status,
+            message: v.message.as_deref(),
+        };
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(if args.exit_code && findings {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn read_settings(path: &PathBuf) -> Result<RuleSettings, InputError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError(format!("cannot read settings {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        InputError(format!(
+            "settings {}: expected an object of rule id to an object of values: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Lookups over documents given on the command line, scoped by account.
+struct DocumentLookup {
+    by_id: HashMap<(String, String), String>,
+}
+
+impl DocumentLookup {
+    fn new<'a>(docs: impl Iterator<Item = &'a Document>) -> Self {
+        Self {
+            by_id: docs
+                .map(|d| ((d.account_id.clone(), d.id.clone()), d.text.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl Lookup for DocumentLookup {
+    fn lookup(&self, account_id: &str, resource_id: &str) -> Option<String> {
+        self.by_id
+            .get(&(account_id.to_owned(), resource_id.to_owned()))
+            .cloned()
+    }
+}

@@ -1,0 +1,48 @@
+//! `palisade rules`: rule metadata as a JSON array.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use super::{GlobalArgs, load_packs};
+use crate::engine::{Pack, RuleMeta};
+
+#[derive(Debug, clap::Args)]
+pub struct RulesArgs {
+    /// Pack component(s) to describe; the built-in packs when none is given.
+    #[arg(long = "module", env = "PALISADE_MODULES", value_delimiter = ',')]
+    modules: Vec<PathBuf>,
+}
+
+pub fn run(global: &GlobalArgs, args: RulesArgs) -> anyhow::Result<ExitCode> {
+    let engine = global.engine()?;
+    let set = load_packs(&engine, &args.modules)?;
+    let rules: Vec<Value> = set
+        .rules()
+        .map(|(pack, rule)| rule_json(pack, rule))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &rules)?;
+    writeln!(out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The public shape of a rule: its metadata, settings as a JSON Schema, and its pack.
+pub fn rule_json(pack: &Pack, rule: &RuleMeta) -> Value {
+    json!({
+        "id": rule.id,
+        "title": rule.title,
+        "severity": rule.severity,
+        "resource_types": rule.resource_types,
+        "description": rule.description,
+        "remediation": rule.remediation,
+        "references": rule.references,
+        "compliance": rule.compliance,
+        "settings": rule.settings_schema(),
+        "default_enabled": rule.default_enabled,
+        "module": pack.name(),
+        "module_digest": pack.digest(),
+    })
+}

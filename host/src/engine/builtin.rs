@@ -1,0 +1,13 @@
+//! Packs compiled from `plugins/*` by `build.rs` and embedded in the binary, so `palisade` needs
+//! no separate files to evaluate with them.
+
+/// A pack shipped inside the binary.
+#[derive(Debug, Clone, Copy)]
+pub struct BuiltinPack {
+    /// The plugin's directory name, e.g. `aws-core`.
+    pub name: &'static str,
+    /// The component bytes.
+    pub wasm: &'static [u8],
+}
+
+include!(concat!(env!("OUT_DIR"), "/builtin_packs.rs"));

@@ -1,0 +1,9 @@
+//! Palisade: cloud security posture scanning with sandboxed WebAssembly policy packs.
+//!
+//! The data path is scan → store → evaluate → findings → API. This crate holds the host side:
+//! [`engine`] (the only module that touches wasmtime), [`store`] (the embedded database), and
+//! [`cli`] (the command line).
+
+pub mod cli;
+pub mod engine;
+pub mod store;

@@ -1,0 +1,312 @@
+//! The embedded store: the backend-neutral `Store` trait, its record types, `StoreError` and
+//! the key encoding shared by backends. Backend code (sled or any later one) lives in its own
+//! submodule; nothing here may depend on a particular backend's types beyond `StoreError`.
+
+mod sled;
+
+pub use self::sled::SledStore;
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use time::OffsetDateTime;
+
+/// A cloud resource as last seen by a collector, keyed by account, type and id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRecord {
+    /// Cloud account the resource belongs to (key component).
+    pub account_id: String,
+    /// Resource type, e.g. `aws::s3::bucket` (key component).
+    pub resource_type: String,
+    /// Resource id, unique within its account and type (key component).
+    pub resource_id: String,
+    /// Region the resource lives in (empty or `global` for global resources).
+    pub region: String,
+    /// The whole resource document as collected.
+    pub document: serde_json::Value,
+    /// When the record was last written by a collector.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// When the resource was seen to be gone, if it was.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+/// A policy module: compiled WebAssembly bytes addressed by their content digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleRecord {
+    /// Lowercase hex SHA-256 of `wasm` (64 characters).
+    pub digest: String,
+    /// Human-readable module name.
+    pub name: String,
+    /// The module's raw bytes.
+    pub wasm: Vec<u8>,
+    /// When the module was added to the store.
+    pub added_at: OffsetDateTime,
+}
+
+/// A module's metadata without its bytes, as returned by `Store::list_modules`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleMeta {
+    /// Lowercase hex SHA-256 of the module bytes.
+    pub digest: String,
+    /// Human-readable module name.
+    pub name: String,
+    /// Length of the module bytes.
+    pub size: u64,
+    /// When the module was added to the store.
+    #[serde(with = "time::serde::rfc3339")]
+    pub added_at: OffsetDateTime,
+}
+
+impl ModuleRecord {
+    /// The metadata of this module, without its bytes.
+    pub fn meta(&self) -> ModuleMeta {
+        ModuleMeta {
+            digest: self.digest.clone(),
+            name: self.name.clone(),
+            size: self.wasm.len() as u64,
+            added_at: self.added_at,
+        }
+    }
+}
+
+/// Outcome of evaluating one rule against one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingStatus {
+    /// The resource complies with the rule.
+    Pass,
+    /// The resource violates the rule.
+    Fail,
+    /// The rule could not be evaluated against the resource.
+    Error,
+}
+
+/// The latest result of one rule against one resource, keyed by (rule id, resource id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingRecord {
+    /// Rule that produced the finding (key component).
+    pub rule_id: String,
+    /// Resource the rule was evaluated against (key component; must be unique across accounts).
+    pub resource_id: String,
+    /// Account of the resource.
+    pub account_id: String,
+    /// Type of the resource.
+    pub resource_type: String,
+    /// Region of the resource.
+    pub region: String,
+    /// Latest evaluation outcome.
+    pub status: FindingStatus,
+    /// Optional explanation from the rule.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Severity of the rule, e.g. `high`.
+    pub severity: String,
+    /// When this rule/resource pair was first evaluated.
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_seen: OffsetDateTime,
+    /// When this rule/resource pair was last evaluated.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen: OffsetDateTime,
+    /// When `status` last took its current value.
+    #[serde(with = "time::serde::rfc3339")]
+    pub status_changed_at: OffsetDateTime,
+}
+
+/// Which resources `Store::list_resources` returns; the default selects everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceFilter {
+    /// Only resources of this account.
+    pub account_id: Option<String>,
+    /// Only resources of this type.
+    pub resource_type: Option<String>,
+}
+
+/// Which findings `Store::list_findings` returns; the default selects everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindingFilter {
+    /// Only findings of this rule.
+    pub rule_id: Option<String>,
+    /// Only findings with this status.
+    pub status: Option<FindingStatus>,
+    /// Only findings on resources of this account.
+    pub account_id: Option<String>,
+}
+
+/// Everything that can go wrong in a store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database at `path` could not be created or opened.
+    #[error("cannot open store at {}: {source}", path.display())]
+    Open {
+        /// Directory of the database.
+        path: PathBuf,
+        /// Underlying backend error.
+        source: ::sled::Error,
+    },
+    /// The backend failed during an operation (I/O error, full disk, ...).
+    #[error("store {op} failed: {source}")]
+    Backend {
+        /// The operation that failed, e.g. `put_resource`.
+        op: &'static str,
+        /// Underlying backend error.
+        source: ::sled::Error,
+    },
+    /// A stored value could not be decoded.
+    #[error("corrupt record in tree {tree} at key {key}: {source}")]
+    Corrupt {
+        /// Tree holding the value.
+        tree: &'static str,
+        /// The key, with non-printable bytes escaped.
+        key: String,
+        /// Decoding error.
+        source: serde_json::Error,
+    },
+    /// Related entries disagree with each other (e.g. module metadata without bytes).
+    #[error("inconsistent store: tree {tree} at key {key}: {detail}")]
+    Inconsistent {
+        /// Tree holding the offending entry.
+        tree: &'static str,
+        /// The key, with non-printable bytes escaped.
+        key: String,
+        /// What disagrees.
+        detail: String,
+    },
+    /// A record could not be encoded (e.g. a timestamp RFC 3339 cannot express).
+    #[error("cannot encode {what} record: {source}")]
+    Encode {
+        /// Kind of record, e.g. `resource`.
+        what: &'static str,
+        /// Encoding error.
+        source: serde_json::Error,
+    },
+    /// A key component is empty, contains a NUL byte or is otherwise malformed.
+    #[error("invalid key: {0}")]
+    InvalidKey(String),
+}
+
+/// A persistent, thread-safe store of resources, policy modules, compiled artefacts and findings.
+///
+/// Object-safe so the engine can hold an `Arc<dyn Store>` whichever backend sits behind it.
+pub trait Store: Send + Sync {
+    /// Inserts or replaces the resource at (account, type, id).
+    fn put_resource(&self, r: &ResourceRecord) -> Result<(), StoreError>;
+    /// Returns the resource at (account, type, id), if any.
+    fn get_resource(
+        &self,
+        account_id: &str,
+        resource_type: &str,
+        resource_id: &str,
+    ) -> Result<Option<ResourceRecord>, StoreError>;
+    /// Returns the resource with this id in this account, whatever its type (lowest type first if several).
+    fn find_resource(
+        &self,
+        account_id: &str,
+        resource_id: &str,
+    ) -> Result<Option<ResourceRecord>, StoreError>;
+    /// Removes the resource and its id index entry; returns whether it existed.
+    fn delete_resource(
+        &self,
+        account_id: &str,
+        resource_type: &str,
+        resource_id: &str,
+    ) -> Result<bool, StoreError>;
+    /// Returns the resources the filter selects, ordered by (account, type, id).
+    fn list_resources(&self, filter: &ResourceFilter) -> Result<Vec<ResourceRecord>, StoreError>;
+
+    /// Inserts or replaces a policy module under its digest.
+    fn put_module(&self, m: &ModuleRecord) -> Result<(), StoreError>;
+    /// Returns the module with this digest, bytes included.
+    fn get_module(&self, digest: &str) -> Result<Option<ModuleRecord>, StoreError>;
+    /// Returns the metadata of every module, ordered by digest, without bytes.
+    fn list_modules(&self) -> Result<Vec<ModuleMeta>, StoreError>;
+    /// Removes a module and its bytes; returns whether it existed.
+    fn delete_module(&self, digest: &str) -> Result<bool, StoreError>;
+
+    /// Returns the compiled artefact stored under an opaque key.
+    fn get_artifact(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Inserts or replaces the compiled artefact under an opaque key.
+    fn put_artifact(&self, key: &[u8], bytes: &[u8]) -> Result<(), StoreError>;
+    /// Removes the artefact under an opaque key, if present.
+    fn delete_artifact(&self, key: &[u8]) -> Result<(), StoreError>;
+
+    /// Inserts or replaces the finding at (rule id, resource id).
+    fn put_finding(&self, f: &FindingRecord) -> Result<(), StoreError>;
+    /// Returns the finding at (rule id, resource id), if any.
+    fn get_finding(
+        &self,
+        rule_id: &str,
+        resource_id: &str,
+    ) -> Result<Option<FindingRecord>, StoreError>;
+    /// Returns the findings the filter selects, ordered by (rule id, resource id).
+    fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<FindingRecord>, StoreError>;
+    /// Removes the finding at (rule id, resource id); returns whether it existed.
+    fn delete_finding(&self, rule_id: &str, resource_id: &str) -> Result<bool, StoreError>;
+
+    /// Makes every write so far durable on disk.
+    fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// Byte that separates key components; components may never contain it.
+pub(crate) const KEY_SEPARATOR: u8 = 0x00;
+
+/// Checks that a key component is non-empty and free of the separator byte.
+pub(crate) fn check_component(field: &str, value: &str) -> Result<(), StoreError> {
+    if value.is_empty() {
+        return Err(StoreError::InvalidKey(format!("{field} must not be empty")));
+    }
+    if value.as_bytes().contains(&KEY_SEPARATOR) {
+        return Err(StoreError::InvalidKey(format!(
+            "{field} {} contains a NUL byte",
+            escape_key(value.as_bytes())
+        )));
+    }
+    Ok(())
+}
+
+/// Joins named components (`(field, value)`) into a key, rejecting invalid components.
+pub(crate) fn encode_key(parts: &[(&str, &str)]) -> Result<Vec<u8>, StoreError> {
+    let len = parts.iter().map(|(_, v)| v.len() + 1).sum();
+    let mut key = Vec::with_capacity(len);
+    for (i, (field, value)) in parts.iter().enumerate() {
+        check_component(field, value)?;
+        if i > 0 {
+            key.push(KEY_SEPARATOR);
+        }
+        key.extend_from_slice(value.as_bytes());
+    }
+    Ok(key)
+}
+
+/// Encodes components as a scan prefix: the key followed by a separator, so `"1234"` never matches `"12345"`.
+pub(crate) fn encode_prefix(parts: &[(&str, &str)]) -> Result<Vec<u8>, StoreError> {
+    let mut prefix = encode_key(parts)?;
+    prefix.push(KEY_SEPARATOR);
+    Ok(prefix)
+}
+
+/// Returns the `index`-th separator-delimited component of an encoded key.
+pub(crate) fn key_component(key: &[u8], index: usize) -> Option<&[u8]> {
+    key.split(|b| *b == KEY_SEPARATOR).nth(index)
+}
+
+/// Renders a raw key for error messages, escaping separators and non-ASCII bytes.
+pub(crate) fn escape_key(key: &[u8]) -> String {
+    key.escape_ascii().to_string()
+}
+
+/// Checks that a module digest is 64 lowercase hex characters (a SHA-256).
+pub(crate) fn check_digest(digest: &str) -> Result<(), StoreError> {
+    let ok = digest.len() == 64
+        && digest
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidKey(format!(
+            "module digest {} is not 64 lowercase hex characters",
+            escape_key(digest.as_bytes())
+        )))
+    }
+}

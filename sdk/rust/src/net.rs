@@ -1,0 +1,1068 @@
+//! Network helpers: CIDR blocks, port ranges, IP protocols, and borrowed views of EC2
+//! security-group rules (`IpPermission`, AWS API shape in PascalCase).
+//!
+//! Views borrow from the input `serde_json::Value`; nothing here allocates on the success
+//! path. Policy decisions (which ports are "sensitive", what counts as a finding) do not belong
+//! here; they live in the policy packs.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde_json::Value;
+
+use crate::json::{get_array, get_str};
+
+/// An error from parsing a network value: a CIDR block, an IP protocol, or an `IpPermission`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetError {
+    /// The string is not a CIDR block (or bare IP address).
+    InvalidCidr {
+        /// The offending input.
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The string is not an EC2 `IpProtocol` value.
+    InvalidProtocol {
+        /// The offending input.
+        input: String,
+    },
+    /// An `IpPermission` (or list of them) does not have the AWS API shape.
+    InvalidPermission {
+        /// The field at fault (`IpPermissions` for the list itself).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl fmt::Display for NetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetError::InvalidCidr { input, reason } => {
+                write!(f, "invalid CIDR block {input:?}: {reason}")
+            }
+            NetError::InvalidProtocol { input } => write!(
+                f,
+                "invalid IP protocol {input:?}: expected -1, tcp, udp, icmp, icmpv6 or a number 0-255"
+            ),
+            NetError::InvalidPermission { field, reason } => {
+                write!(f, "invalid IpPermission: {field} {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for NetError {}
+
+/// An IPv4 or IPv6 CIDR block.
+///
+/// The address is kept as written (host bits are not cleared) so that [`Display`](fmt::Display)
+/// round-trips; [`Cidr::contains`] masks host bits itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cidr {
+    /// An IPv4 block.
+    V4 {
+        /// The address as an integer, most significant octet first (`10.0.0.1` is
+        /// `0x0a00_0001`, as `u32::from(Ipv4Addr)` gives).
+        addr: u32,
+        /// Prefix length, 0-32.
+        prefix: u8,
+    },
+    /// An IPv6 block.
+    V6 {
+        /// The address as an integer, most significant segment first (`::1` is `1`, as
+        /// `u128::from(Ipv6Addr)` gives).
+        addr: u128,
+        /// Prefix length, 0-128.
+        prefix: u8,
+    },
+}
+
+impl Cidr {
+    /// Parses `a.b.c.d/n` or an IPv6 `addr/n`; a bare address means a single host (`/32` or
+    /// `/128`).
+    ///
+    /// The prefix must be decimal digits within range for the family (0-32, 0-128).
+    /// Surrounding whitespace is not accepted.
+    ///
+    /// ```
+    /// use palisade_sdk::net::Cidr;
+    /// assert!(Cidr::parse("0.0.0.0/0").unwrap().is_world());
+    /// assert!(Cidr::parse("10.0.0.0/8").unwrap().contains(&Cidr::parse("10.1.2.3").unwrap()));
+    /// assert!(Cidr::parse("10.0.0.0/33").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<Cidr, NetError> {
+        let invalid = |reason| NetError::InvalidCidr {
+            input: s.to_owned(),
+            reason,
+        };
+        let (addr, prefix) = match s.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (s, None),
+        };
+        let prefix = match prefix {
+            None => None,
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Some(
+                p.parse::<u8>()
+                    .map_err(|_| invalid("prefix length is out of range"))?,
+            ),
+            Some(_) => return Err(invalid("prefix length must be a decimal number")),
+        };
+        if addr.contains(':') {
+            let addr: Ipv6Addr = addr
+                .parse()
+                .map_err(|_| invalid("not a valid IPv6 address"))?;
+            let prefix = prefix.unwrap_or(128);
+            if prefix > 128 {
+                return Err(invalid("IPv6 prefix length must be 0-128"));
+            }
+            Ok(Cidr::V6 {
+                addr: u128::from(addr),
+                prefix,
+            })
+        } else {
+            let addr: Ipv4Addr = addr
+                .parse()
+                .map_err(|_| invalid("not a valid IPv4 address"))?;
+            let prefix = prefix.unwrap_or(32);
+            if prefix > 32 {
+                return Err(invalid("IPv4 prefix length must be 0-32"));
+            }
+            Ok(Cidr::V4 {
+                addr: u32::from(addr),
+                prefix,
+            })
+        }
+    }
+
+    /// The prefix length.
+    pub fn prefix(&self) -> u8 {
+        match *self {
+            Cidr::V4 { prefix, .. } | Cidr::V6 { prefix, .. } => prefix,
+        }
+    }
+
+    /// Returns true for a block that covers every address of its family (prefix length 0,
+    /// e.g. `0.0.0.0/0` or `::/0`).
+    pub fn is_world(&self) -> bool {
+        self.prefix() == 0
+    }
+
+    /// Returns true if every address in `other` is also in `self`.
+    ///
+    /// Blocks of different families never contain each other (IPv4-mapped IPv6 addresses are
+    /// not special-cased).
+    pub fn contains(&self, other: &Cidr) -> bool {
+        match (*self, *other) {
+            (Cidr::V4 { addr, prefix }, Cidr::V4 { addr: a, prefix: p }) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+                prefix <= p && addr & mask == a & mask
+            }
+            (Cidr::V6 { addr, prefix }, Cidr::V6 { addr: a, prefix: p }) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+                prefix <= p && addr & mask == a & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Cidr {
+    /// Writes `addr/prefix`, always with the prefix (IPv6 in compressed form).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Cidr::V4 { addr, prefix } => write!(f, "{}/{prefix}", Ipv4Addr::from(addr)),
+            Cidr::V6 { addr, prefix } => write!(f, "{}/{prefix}", Ipv6Addr::from(addr)),
+        }
+    }
+}
+
+/// Returns true if `s` parses as a CIDR block open to the whole internet (`0.0.0.0/0`,
+/// `::/0`, or any address with prefix length 0); false otherwise, including when `s` does not
+/// parse.
+pub fn is_world_cidr(s: &str) -> bool {
+    Cidr::parse(s).is_ok_and(|cidr| cidr.is_world())
+}
+
+/// An inclusive range of TCP/UDP ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    /// First port in the range.
+    pub from: u16,
+    /// Last port in the range (inclusive).
+    pub to: u16,
+}
+
+impl PortRange {
+    /// Every port, `0-65535`.
+    pub const ALL: PortRange = PortRange {
+        from: 0,
+        to: u16::MAX,
+    };
+
+    /// Returns true if `port` is within the range (both ends inclusive).
+    pub fn contains(&self, port: u16) -> bool {
+        self.from <= port && port <= self.to
+    }
+
+    /// Returns true if this is [`PortRange::ALL`].
+    pub fn is_all(&self) -> bool {
+        *self == Self::ALL
+    }
+}
+
+impl fmt::Display for PortRange {
+    /// Writes `22` for a single port and `20-25` for a range. The full range is written
+    /// `0-65535`, or `all` with the alternate flag (`{:#}`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() && self.is_all() {
+            f.write_str("all")
+        } else if self.from == self.to {
+            write!(f, "{}", self.from)
+        } else {
+            write!(f, "{}-{}", self.from, self.to)
+        }
+    }
+}
+
+/// An IP protocol as found in EC2 `IpProtocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// All protocols (`-1`).
+    All,
+    /// TCP (`tcp`, `6`).
+    Tcp,
+    /// UDP (`udp`, `17`).
+    Udp,
+    /// ICMP (`icmp`, `1`).
+    Icmp,
+    /// ICMPv6 (`icmpv6`, `58`).
+    Icmpv6,
+    /// Any other IP protocol number (for example `50` for ESP).
+    Other(u8),
+}
+
+impl Protocol {
+    /// Parses an EC2 `IpProtocol` value: `-1`, `tcp`, `udp`, `icmp`, `icmpv6` (any case), or
+    /// a protocol number 0-255 (`6`, `17`, `1` and `58` map to the named variants).
+    pub fn parse(s: &str) -> Result<Protocol, NetError> {
+        let named = [
+            ("-1", Protocol::All),
+            ("tcp", Protocol::Tcp),
+            ("udp", Protocol::Udp),
+            ("icmp", Protocol::Icmp),
+            ("icmpv6", Protocol::Icmpv6),
+        ];
+        if let Some((_, protocol)) = named.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
+            return Ok(*protocol);
+        }
+        if !s.is_empty()
+            && s.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(number) = s.parse::<u8>()
+        {
+            return Ok(Protocol::from_number(number));
+        }
+        Err(NetError::InvalidProtocol {
+            input: s.to_owned(),
+        })
+    }
+
+    /// Maps an IP protocol number to a protocol (`6` is [`Protocol::Tcp`], and so on).
+    pub fn from_number(number: u8) -> Protocol {
+        match number {
+            1 => Protocol::Icmp,
+            6 => Protocol::Tcp,
+            17 => Protocol::Udp,
+            58 => Protocol::Icmpv6,
+            n => Protocol::Other(n),
+        }
+    }
+
+    /// The IP protocol number, or `None` for [`Protocol::All`].
+    pub fn number(&self) -> Option<u8> {
+        match *self {
+            Protocol::All => None,
+            Protocol::Icmp => Some(1),
+            Protocol::Tcp => Some(6),
+            Protocol::Udp => Some(17),
+            Protocol::Icmpv6 => Some(58),
+            Protocol::Other(n) => Some(n),
+        }
+    }
+
+    /// Returns true for protocols whose rules carry port ranges (TCP and UDP).
+    pub fn has_ports(&self) -> bool {
+        matches!(self.number(), Some(6 | 17))
+    }
+
+    fn is_icmp(&self) -> bool {
+        matches!(self.number(), Some(1 | 58))
+    }
+}
+
+impl fmt::Display for Protocol {
+    /// Writes `all`, `tcp`, `udp`, `icmp`, `icmpv6`, or the protocol number.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.number() {
+            None => f.write_str("all"),
+            Some(6) => f.write_str("tcp"),
+            Some(17) => f.write_str("udp"),
+            Some(1) => f.write_str("icmp"),
+            Some(58) => f.write_str("icmpv6"),
+            Some(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// A borrowed view of one EC2 `IpPermission` (a security-group rule, AWS API shape):
+///
+/// ```json
+/// {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+///  "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [{"CidrIpv6": "::/0"}],
+///  "PrefixListIds": [{"PrefixListId": "pl-63a5400a"}],
+///  "UserIdGroupPairs": [{"GroupId": "sg-0123456789abcdef0"}]}
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct IpPermission<'a> {
+    value: &'a Value,
+    protocol: Protocol,
+    from_port: Option<i64>,
+    to_port: Option<i64>,
+}
+
+/// Shared empty slice for absent lists.
+const NO_VALUES: &[Value] = &[];
+
+impl<'a> IpPermission<'a> {
+    /// Validates and wraps one `IpPermission` object.
+    ///
+    /// Errors when `value` is not an object, `IpProtocol` is missing or not a valid protocol,
+    /// `FromPort`/`ToPort` are present but not integers in `-1..=65535`, or `IpRanges`,
+    /// `Ipv6Ranges`, `PrefixListIds` or `UserIdGroupPairs` are present but not arrays. `null`
+    /// counts as absent. Unknown fields are ignored.
+    pub fn from_value(value: &'a Value) -> Result<Self, NetError> {
+        let invalid = |field, reason: String| NetError::InvalidPermission { field, reason };
+        if !value.is_object() {
+            return Err(invalid(
+                "IpPermission",
+                format!("must be a JSON object, got {}", kind(value)),
+            ));
+        }
+        let protocol = match value.get("IpProtocol") {
+            None | Some(Value::Null) => {
+                return Err(invalid("IpProtocol", "is missing".to_owned()));
+            }
+            Some(Value::String(s)) => Protocol::parse(s)
+                .map_err(|_| invalid("IpProtocol", format!("{s:?} is not a known protocol")))?,
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .and_then(|n| u8::try_from(n).ok())
+                .map(Protocol::from_number)
+                .ok_or_else(|| invalid("IpProtocol", format!("{n} is not a known protocol")))?,
+            Some(other) => {
+                return Err(invalid(
+                    "IpProtocol",
+                    format!("must be a string, got {}", kind(other)),
+                ));
+            }
+        };
+        let port = |field: &'static str| match value.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => match v.as_i64() {
+                Some(p) if (-1..=65535).contains(&p) => Ok(Some(p)),
+                _ => Err(invalid(
+                    field,
+                    format!("must be an integer -1..65535, got {v}"),
+                )),
+            },
+        };
+        let from_port = port("FromPort")?;
+        let to_port = port("ToPort")?;
+        for field in [
+            "IpRanges",
+            "Ipv6Ranges",
+            "PrefixListIds",
+            "UserIdGroupPairs",
+        ] {
+            match value.get(field) {
+                None | Some(Value::Null | Value::Array(_)) => {}
+                Some(other) => {
+                    return Err(invalid(
+                        field,
+                        format!("must be an array, got {}", kind(other)),
+                    ));
+                }
+            }
+        }
+        Ok(IpPermission {
+            value,
+            protocol,
+            from_port,
+            to_port,
+        })
+    }
+
+    /// The underlying JSON object.
+    pub fn value(&self) -> &'a Value {
+        self.value
+    }
+
+    /// The rule's protocol (`IpProtocol`).
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The ports the rule opens.
+    ///
+    /// - ICMP / ICMPv6: `None` (`FromPort`/`ToPort` hold the ICMP type and code, not ports).
+    /// - All protocols (`-1`), or any protocol other than TCP/UDP: [`PortRange::ALL`] (AWS
+    ///   opens every port for those regardless of the ports given).
+    /// - TCP/UDP: `FromPort..=ToPort`. If either is missing or `-1`, [`PortRange::ALL`]
+    ///   (conservative). A reversed range is normalised.
+    pub fn port_range(&self) -> Option<PortRange> {
+        if self.protocol.is_icmp() {
+            return None;
+        }
+        if !self.protocol.has_ports() {
+            return Some(PortRange::ALL);
+        }
+        let port = |p: Option<i64>| p.and_then(|p| u16::try_from(p).ok());
+        match (port(self.from_port), port(self.to_port)) {
+            (Some(a), Some(b)) => Some(PortRange {
+                from: a.min(b),
+                to: a.max(b),
+            }),
+            _ => Some(PortRange::ALL),
+        }
+    }
+
+    /// Returns true if the rule lets traffic of `protocol` reach `port`.
+    ///
+    /// A rule for all protocols (`-1`) covers every query. Otherwise the protocols must be
+    /// the same (a query for [`Protocol::All`] is only covered by an all-protocols rule) and the
+    /// port must be in [`port_range`](Self::port_range); ICMP rules cover no port.
+    pub fn covers_port(&self, protocol: Protocol, port: u16) -> bool {
+        if self.protocol == Protocol::All {
+            return true;
+        }
+        if protocol == Protocol::All || protocol.number() != self.protocol.number() {
+            return false;
+        }
+        self.port_range().is_some_and(|range| range.contains(port))
+    }
+
+    fn list(&self, field: &str) -> &'a [Value] {
+        get_array(self.value, &[field]).map_or(NO_VALUES, Vec::as_slice)
+    }
+
+    fn strings(&self, list: &str, field: &'static str) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.list(list)
+            .iter()
+            .filter_map(move |item| get_str(item, &[field]))
+    }
+
+    /// The IPv4 (`IpRanges[].CidrIp`) then IPv6 (`Ipv6Ranges[].CidrIpv6`) source/destination
+    /// blocks, as written. Entries without a string CIDR are skipped.
+    pub fn cidrs(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.strings("IpRanges", "CidrIp")
+            .chain(self.strings("Ipv6Ranges", "CidrIpv6"))
+    }
+
+    /// The blocks from [`cidrs`](Self::cidrs) that are open to the whole internet
+    /// (see [`is_world_cidr`]).
+    pub fn world_cidrs(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.cidrs().filter(|cidr| is_world_cidr(cidr))
+    }
+
+    /// The managed prefix lists referenced (`PrefixListIds[].PrefixListId`).
+    pub fn prefix_list_ids(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.strings("PrefixListIds", "PrefixListId")
+    }
+
+    /// The security groups referenced (`UserIdGroupPairs[].GroupId`).
+    pub fn security_group_ids(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.strings("UserIdGroupPairs", "GroupId")
+    }
+
+    /// Returns true if the rule references other security groups (`UserIdGroupPairs` is
+    /// non-empty, whether the pairs name a `GroupId` or only a `GroupName`).
+    pub fn references_security_groups(&self) -> bool {
+        !self.list("UserIdGroupPairs").is_empty()
+    }
+}
+
+/// A short name for a JSON value's type, for error messages.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Iterates over a JSON array of `IpPermission`s (such as a security group's
+/// `IpPermissions` or `IpPermissionsEgress`), validating each.
+///
+/// `null` yields nothing; a value that is neither `null` nor an array yields one error.
+///
+/// ```
+/// use palisade_sdk::net::{ip_permissions, Protocol};
+/// let sg = serde_json::json!({"IpPermissions": [
+///     {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+/// ]});
+/// let ssh_open = ip_permissions(&sg["IpPermissions"]).flatten().any(|p| {
+///     p.covers_port(Protocol::Tcp, 22) && p.world_cidrs().next().is_some()
+/// });
+/// assert!(ssh_open);
+/// ```
+pub fn ip_permissions<'a>(
+    v: &'a Value,
+) -> impl Iterator<Item = Result<IpPermission<'a>, NetError>> + use<'a> {
+    let (items, error) = match v {
+        Value::Array(items) => (items.as_slice(), None),
+        Value::Null => (NO_VALUES, None),
+        other => (
+            NO_VALUES,
+            Some(NetError::InvalidPermission {
+                field: "IpPermissions",
+                reason: format!("must be an array, got {}", kind(other)),
+            }),
+        ),
+    };
+    error
+        .into_iter()
+        .map(Err)
+        .chain(items.iter().map(IpPermission::from_value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cidr(s: &str) -> Cidr {
+        Cidr::parse(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn perm(v: &Value) -> IpPermission<'_> {
+        IpPermission::from_value(v).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A `DescribeSecurityGroups` entry with the shapes seen in practice.
+    fn security_group() -> Value {
+        json!({
+            "GroupId": "sg-0123456789abcdef0",
+            "GroupName": "web",
+            "IpPermissions": [
+                {
+                    "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                    "IpRanges": [{"CidrIp": "203.0.113.0/24", "Description": "office"}],
+                    "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": []
+                },
+                {
+                    "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                    "Ipv6Ranges": [{"CidrIpv6": "::/0"}],
+                    "PrefixListIds": [], "UserIdGroupPairs": []
+                },
+                {
+                    "IpProtocol": "-1",
+                    "IpRanges": [], "Ipv6Ranges": [], "PrefixListIds": [],
+                    "UserIdGroupPairs": [{"GroupId": "sg-0123456789abcdef0", "UserId": "123456789012"}]
+                },
+                {
+                    "IpProtocol": "icmp", "FromPort": 8, "ToPort": -1,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}]
+                },
+                {
+                    "IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306,
+                    "PrefixListIds": [{"PrefixListId": "pl-63a5400a", "Description": "s3"}]
+                }
+            ],
+            "IpPermissionsEgress": [
+                {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": []}
+            ]
+        })
+    }
+
+    #[test]
+    fn cidr_parse_v4() {
+        assert_eq!(
+            cidr("10.0.0.0/8"),
+            Cidr::V4 {
+                addr: 0x0a00_0000,
+                prefix: 8
+            }
+        );
+        assert_eq!(
+            cidr("192.168.1.10"),
+            Cidr::V4 {
+                addr: 0xc0a8_010a,
+                prefix: 32
+            }
+        );
+        assert_eq!(cidr("0.0.0.0/0").prefix(), 0);
+        assert_eq!(cidr("1.2.3.4/32").prefix(), 32);
+        assert_eq!(
+            cidr("10.0.0.0/008").prefix(),
+            8,
+            "leading zeros in the prefix"
+        );
+    }
+
+    #[test]
+    fn cidr_parse_v6() {
+        assert_eq!(cidr("::/0"), Cidr::V6 { addr: 0, prefix: 0 });
+        assert_eq!(
+            cidr("::1"),
+            Cidr::V6 {
+                addr: 1,
+                prefix: 128
+            }
+        );
+        assert_eq!(
+            cidr("2001:db8::/32"),
+            Cidr::V6 {
+                addr: 0x2001_0db8_u128 << 96,
+                prefix: 32
+            }
+        );
+        assert_eq!(cidr("2001:DB8::1/128").prefix(), 128);
+        assert_eq!(cidr("::ffff:10.0.0.1/128").prefix(), 128);
+    }
+
+    #[test]
+    fn cidr_parse_rejects_bad_input() {
+        for (input, reason) in [
+            ("10.0.0.0/33", "IPv4 prefix length must be 0-32"),
+            ("::/129", "IPv6 prefix length must be 0-128"),
+            ("10.0.0.0/256", "prefix length is out of range"),
+            ("10.0.0.0/1000", "prefix length is out of range"),
+            (
+                "::/99999999999999999999999",
+                "prefix length is out of range",
+            ),
+            ("10.0.0.0/", "prefix length must be a decimal number"),
+            ("10.0.0.0/-1", "prefix length must be a decimal number"),
+            ("10.0.0.0/+8", "prefix length must be a decimal number"),
+            ("10.0.0.0/8/8", "prefix length must be a decimal number"),
+            ("10.0.0.0/ 8", "prefix length must be a decimal number"),
+            ("10.0.0/8", "not a valid IPv4 address"),
+            ("256.0.0.0/8", "not a valid IPv4 address"),
+            ("", "not a valid IPv4 address"),
+            (" 10.0.0.0/8", "not a valid IPv4 address"),
+            ("sg-0123456789abcdef0", "not a valid IPv4 address"),
+            ("2001:db8::g/32", "not a valid IPv6 address"),
+            (":::/0", "not a valid IPv6 address"),
+        ] {
+            assert_eq!(
+                Cidr::parse(input),
+                Err(NetError::InvalidCidr {
+                    input: input.to_owned(),
+                    reason
+                }),
+                "{input}"
+            );
+        }
+        assert_eq!(
+            Cidr::parse("10.0.0.0/33").unwrap_err().to_string(),
+            "invalid CIDR block \"10.0.0.0/33\": IPv4 prefix length must be 0-32"
+        );
+    }
+
+    #[test]
+    fn cidr_display() {
+        assert_eq!(cidr("10.0.0.0/8").to_string(), "10.0.0.0/8");
+        assert_eq!(cidr("10.1.2.3").to_string(), "10.1.2.3/32");
+        assert_eq!(
+            cidr("10.1.2.3/8").to_string(),
+            "10.1.2.3/8",
+            "host bits kept"
+        );
+        assert_eq!(cidr("::/0").to_string(), "::/0");
+        assert_eq!(cidr("2001:0DB8:0000::/48").to_string(), "2001:db8::/48");
+    }
+
+    #[test]
+    fn world_cidrs() {
+        assert!(cidr("0.0.0.0/0").is_world());
+        assert!(cidr("::/0").is_world());
+        assert!(
+            cidr("10.0.0.0/0").is_world(),
+            "prefix 0 is everything whatever the address"
+        );
+        assert!(!cidr("0.0.0.0/1").is_world());
+        assert!(!cidr("0.0.0.0").is_world());
+        assert!(!cidr("::/1").is_world());
+        assert!(!cidr("::").is_world());
+        assert!(is_world_cidr("0.0.0.0/0"));
+        assert!(is_world_cidr("::/0"));
+        assert!(!is_world_cidr("0.0.0.0/8"));
+        assert!(!is_world_cidr("garbage"));
+        assert!(!is_world_cidr(""));
+        assert!(!is_world_cidr("0.0.0.0/00x"));
+    }
+
+    #[test]
+    fn cidr_contains() {
+        let ten = cidr("10.0.0.0/8");
+        assert!(ten.contains(&cidr("10.1.0.0/16")));
+        assert!(ten.contains(&cidr("10.255.255.255")));
+        assert!(ten.contains(&ten));
+        assert!(!ten.contains(&cidr("11.0.0.0/16")));
+        assert!(!ten.contains(&cidr("10.0.0.0/7")), "wider block");
+        assert!(!cidr("10.1.0.0/16").contains(&ten));
+        assert!(
+            cidr("10.9.9.9/8").contains(&cidr("10.1.2.3")),
+            "host bits ignored"
+        );
+        assert!(cidr("0.0.0.0/0").contains(&cidr("255.255.255.255/32")));
+        assert!(cidr("0.0.0.0/0").contains(&cidr("0.0.0.0/0")));
+        assert!(cidr("1.2.3.4/32").contains(&cidr("1.2.3.4")));
+        assert!(!cidr("1.2.3.4/32").contains(&cidr("1.2.3.5")));
+        assert!(cidr("128.0.0.0/1").contains(&cidr("200.0.0.0/8")));
+        assert!(!cidr("128.0.0.0/1").contains(&cidr("100.0.0.0/8")));
+
+        let doc = cidr("2001:db8::/32");
+        assert!(doc.contains(&cidr("2001:db8:1234::/48")));
+        assert!(!doc.contains(&cidr("2001:db9::/48")));
+        assert!(cidr("::/0").contains(&doc));
+        assert!(cidr("::/0").contains(&cidr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")));
+        assert!(cidr("::1/128").contains(&cidr("::1")));
+        assert!(cidr("8000::/1").contains(&cidr("ffff::/16")));
+
+        assert!(
+            !cidr("0.0.0.0/0").contains(&cidr("::/0")),
+            "families never mix"
+        );
+        assert!(!cidr("::/0").contains(&cidr("10.0.0.0/8")));
+        assert!(!cidr("::ffff:0:0/96").contains(&cidr("10.0.0.1")));
+    }
+
+    #[test]
+    fn port_ranges() {
+        let ssh = PortRange { from: 22, to: 22 };
+        assert!(ssh.contains(22));
+        assert!(!ssh.contains(21));
+        assert!(!ssh.contains(23));
+        let ftp_smtp = PortRange { from: 20, to: 25 };
+        assert!(ftp_smtp.contains(20) && ftp_smtp.contains(22) && ftp_smtp.contains(25));
+        assert!(!ftp_smtp.contains(26));
+        assert!(PortRange::ALL.contains(0) && PortRange::ALL.contains(65535));
+        assert!(PortRange::ALL.is_all());
+        assert!(!ftp_smtp.is_all());
+        assert_eq!(ssh.to_string(), "22");
+        assert_eq!(ftp_smtp.to_string(), "20-25");
+        assert_eq!(PortRange::ALL.to_string(), "0-65535");
+        assert_eq!(format!("{:#}", PortRange::ALL), "all");
+        assert_eq!(format!("{ssh:#}"), "22");
+    }
+
+    #[test]
+    fn protocol_parse() {
+        for (input, expected) in [
+            ("-1", Protocol::All),
+            ("tcp", Protocol::Tcp),
+            ("TCP", Protocol::Tcp),
+            ("Udp", Protocol::Udp),
+            ("icmp", Protocol::Icmp),
+            ("ICMPv6", Protocol::Icmpv6),
+            ("6", Protocol::Tcp),
+            ("17", Protocol::Udp),
+            ("1", Protocol::Icmp),
+            ("58", Protocol::Icmpv6),
+            ("006", Protocol::Tcp),
+            ("0", Protocol::Other(0)),
+            ("50", Protocol::Other(50)),
+            ("255", Protocol::Other(255)),
+        ] {
+            assert_eq!(Protocol::parse(input), Ok(expected), "{input}");
+        }
+        for input in ["", "256", "-2", "all", "tcp ", "sctp", "+6", "1000", "٦"] {
+            assert_eq!(
+                Protocol::parse(input),
+                Err(NetError::InvalidProtocol {
+                    input: input.to_owned()
+                }),
+                "{input}"
+            );
+        }
+        assert!(
+            Protocol::parse("gre")
+                .unwrap_err()
+                .to_string()
+                .starts_with("invalid IP protocol \"gre\"")
+        );
+    }
+
+    #[test]
+    fn protocol_numbers_and_display() {
+        assert_eq!(Protocol::All.number(), None);
+        assert_eq!(Protocol::Tcp.number(), Some(6));
+        assert_eq!(Protocol::Other(6).number(), Some(6));
+        assert_eq!(Protocol::from_number(17), Protocol::Udp);
+        assert_eq!(Protocol::from_number(47), Protocol::Other(47));
+        assert!(Protocol::Udp.has_ports());
+        assert!(Protocol::Other(6).has_ports());
+        assert!(!Protocol::Icmp.has_ports() && !Protocol::All.has_ports());
+        let shown: Vec<String> = [
+            Protocol::All,
+            Protocol::Tcp,
+            Protocol::Udp,
+            Protocol::Icmp,
+            Protocol::Icmpv6,
+            Protocol::Other(50),
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(shown, ["all", "tcp", "udp", "icmp", "icmpv6", "50"]);
+    }
+
+    #[test]
+    fn permission_views_of_a_security_group() {
+        let sg = security_group();
+        let perms: Vec<_> = ip_permissions(&sg["IpPermissions"])
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(perms.len(), 5);
+        let [ssh, https, self_ref, icmp, mysql] = perms.as_slice() else {
+            unreachable!()
+        };
+
+        assert_eq!(ssh.protocol(), Protocol::Tcp);
+        assert_eq!(ssh.port_range(), Some(PortRange { from: 22, to: 22 }));
+        assert_eq!(ssh.cidrs().collect::<Vec<_>>(), ["203.0.113.0/24"]);
+        assert_eq!(ssh.world_cidrs().count(), 0);
+        assert!(!ssh.references_security_groups());
+
+        assert_eq!(https.cidrs().collect::<Vec<_>>(), ["0.0.0.0/0", "::/0"]);
+        assert_eq!(
+            https.world_cidrs().collect::<Vec<_>>(),
+            ["0.0.0.0/0", "::/0"]
+        );
+        assert!(https.covers_port(Protocol::Tcp, 443));
+        assert!(!https.covers_port(Protocol::Tcp, 80));
+
+        assert_eq!(self_ref.protocol(), Protocol::All);
+        assert_eq!(self_ref.port_range(), Some(PortRange::ALL));
+        assert!(self_ref.references_security_groups());
+        assert_eq!(
+            self_ref.security_group_ids().collect::<Vec<_>>(),
+            ["sg-0123456789abcdef0"]
+        );
+        assert_eq!(self_ref.cidrs().count(), 0);
+
+        assert_eq!(icmp.protocol(), Protocol::Icmp);
+        assert_eq!(icmp.port_range(), None);
+        assert_eq!(icmp.world_cidrs().count(), 1);
+
+        assert_eq!(mysql.prefix_list_ids().collect::<Vec<_>>(), ["pl-63a5400a"]);
+        assert_eq!(mysql.cidrs().count(), 0);
+        assert!(std::ptr::eq(mysql.value(), &sg["IpPermissions"][4]));
+
+        let egress: Vec<_> = ip_permissions(&sg["IpPermissionsEgress"]).collect();
+        assert_eq!(egress.len(), 1);
+        assert!(egress[0].as_ref().unwrap().covers_port(Protocol::Udp, 53));
+    }
+
+    #[test]
+    fn port_coverage() {
+        let all_tcp = json!({"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535});
+        assert!(perm(&all_tcp).covers_port(Protocol::Tcp, 22));
+        assert!(perm(&all_tcp).covers_port(Protocol::Tcp, 0));
+        assert!(perm(&all_tcp).covers_port(Protocol::Tcp, 65535));
+        assert!(!perm(&all_tcp).covers_port(Protocol::Udp, 22));
+
+        let everything = json!({"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]});
+        assert!(perm(&everything).covers_port(Protocol::Tcp, 3389));
+        assert!(perm(&everything).covers_port(Protocol::Udp, 3389));
+        assert!(perm(&everything).covers_port(Protocol::Icmp, 0));
+        assert!(perm(&everything).covers_port(Protocol::All, 22));
+
+        let range = json!({"IpProtocol": "tcp", "FromPort": 20, "ToPort": 25});
+        assert!(perm(&range).covers_port(Protocol::Tcp, 22));
+        assert!(!perm(&range).covers_port(Protocol::Tcp, 26));
+        assert!(!perm(&range).covers_port(Protocol::Tcp, 19));
+        assert!(
+            !perm(&range).covers_port(Protocol::All, 22),
+            "not all protocols"
+        );
+
+        let udp_22 = json!({"IpProtocol": "udp", "FromPort": 22, "ToPort": 22});
+        assert!(!perm(&udp_22).covers_port(Protocol::Tcp, 22));
+        assert!(perm(&udp_22).covers_port(Protocol::Udp, 22));
+
+        let numeric_tcp = json!({"IpProtocol": "6", "FromPort": 22, "ToPort": 22});
+        assert!(perm(&numeric_tcp).covers_port(Protocol::Tcp, 22));
+        assert!(perm(&numeric_tcp).covers_port(Protocol::Other(6), 22));
+
+        let icmp = json!({"IpProtocol": "icmp", "FromPort": -1, "ToPort": -1});
+        assert!(!perm(&icmp).covers_port(Protocol::Icmp, 0));
+        assert!(!perm(&icmp).covers_port(Protocol::Tcp, 22));
+        let icmpv6 = json!({"IpProtocol": "58", "FromPort": 22, "ToPort": 22});
+        assert_eq!(perm(&icmpv6).port_range(), None);
+        assert!(!perm(&icmpv6).covers_port(Protocol::Icmpv6, 22));
+
+        let esp = json!({"IpProtocol": "50", "FromPort": 100, "ToPort": 100});
+        assert_eq!(
+            perm(&esp).port_range(),
+            Some(PortRange::ALL),
+            "AWS ignores ports"
+        );
+        assert!(perm(&esp).covers_port(Protocol::Other(50), 22));
+        assert!(!perm(&esp).covers_port(Protocol::Tcp, 22));
+    }
+
+    #[test]
+    fn port_range_edge_cases() {
+        let range = |v: Value| perm(&v).port_range();
+        assert_eq!(
+            range(json!({"IpProtocol": "tcp", "FromPort": -1, "ToPort": -1})),
+            Some(PortRange::ALL)
+        );
+        assert_eq!(
+            range(json!({"IpProtocol": "tcp", "FromPort": -1, "ToPort": 22})),
+            Some(PortRange::ALL)
+        );
+        assert_eq!(range(json!({"IpProtocol": "udp"})), Some(PortRange::ALL));
+        assert_eq!(
+            range(json!({"IpProtocol": "tcp", "FromPort": 22, "ToPort": null})),
+            Some(PortRange::ALL)
+        );
+        assert_eq!(
+            range(json!({"IpProtocol": "tcp", "FromPort": 25, "ToPort": 20})),
+            Some(PortRange { from: 20, to: 25 })
+        );
+        assert_eq!(
+            range(json!({"IpProtocol": "-1", "FromPort": 22, "ToPort": 22})),
+            Some(PortRange::ALL)
+        );
+        assert_eq!(
+            range(json!({"IpProtocol": "TCP", "FromPort": 65535, "ToPort": 65535})),
+            Some(PortRange {
+                from: 65535,
+                to: 65535
+            })
+        );
+    }
+
+    #[test]
+    fn permission_validation_errors() {
+        let error = |v: Value| IpPermission::from_value(&v).unwrap_err().to_string();
+        assert_eq!(
+            error(json!("tcp")),
+            "invalid IpPermission: IpPermission must be a JSON object, got a string"
+        );
+        assert_eq!(
+            error(json!({})),
+            "invalid IpPermission: IpProtocol is missing"
+        );
+        assert_eq!(
+            error(json!({"IpProtocol": null})),
+            "invalid IpPermission: IpProtocol is missing"
+        );
+        assert_eq!(
+            error(json!({"IpProtocol": "sctp"})),
+            "invalid IpPermission: IpProtocol \"sctp\" is not a known protocol"
+        );
+        assert_eq!(
+            error(json!({"IpProtocol": 300})),
+            "invalid IpPermission: IpProtocol 300 is not a known protocol"
+        );
+        assert_eq!(
+            error(json!({"IpProtocol": true})),
+            "invalid IpPermission: IpProtocol must be a string, got a boolean"
+        );
+        assert_eq!(
+            error(json!({"IpProtocol": "tcp", "FromPort": 70000, "ToPort": 70000})),
+            "invalid IpPermission: FromPort must be an integer -1..65535, got 70000"
+        );
+        assert_eq!(
+            error(json!({"IpProtocol": "tcp", "FromPort": 22, "ToPort": "22"})),
+            "invalid IpPermission: ToPort must be an integer -1..65535, got \"22\""
+        );
+        assert_eq!(
+            error(json!({"IpProtocol": "tcp", "FromPort": -2})),
+            "invalid IpPermission: FromPort must be an integer -1..65535, got -2"
+        );
+        assert_eq!(
+            error(json!({"IpProtocol": "tcp", "IpRanges": {"CidrIp": "0.0.0.0/0"}})),
+            "invalid IpPermission: IpRanges must be an array, got an object"
+        );
+        assert_eq!(
+            error(json!({"IpProtocol": "tcp", "UserIdGroupPairs": "sg-1"})),
+            "invalid IpPermission: UserIdGroupPairs must be an array, got a string"
+        );
+        // Numeric IpProtocol (not the AWS shape, but unambiguous) is accepted.
+        let numeric = json!({"IpProtocol": 17, "FromPort": 53, "ToPort": 53});
+        assert_eq!(perm(&numeric).protocol(), Protocol::Udp);
+    }
+
+    #[test]
+    fn malformed_entries_inside_lists_are_skipped() {
+        let v = json!({
+            "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+            "IpRanges": [{"CidrIp": "0.0.0.0/0"}, {"CidrIp": null}, {}, "0.0.0.0/0", {"CidrIp": 5}],
+            "Ipv6Ranges": null,
+            "UserIdGroupPairs": [{"GroupName": "default", "UserId": "123456789012"}]
+        });
+        let p = perm(&v);
+        assert_eq!(p.cidrs().collect::<Vec<_>>(), ["0.0.0.0/0"]);
+        assert!(
+            p.references_security_groups(),
+            "GroupName-only pairs still count"
+        );
+        assert_eq!(p.security_group_ids().count(), 0);
+    }
+
+    #[test]
+    fn world_cidrs_ignore_unparsable_and_narrow_blocks() {
+        let v = json!({
+            "IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389,
+            "IpRanges": [{"CidrIp": "0.0.0.0/1"}, {"CidrIp": "bogus"}, {"CidrIp": "0.0.0.0/0"}],
+            "Ipv6Ranges": [{"CidrIpv6": "2001:db8::/32"}, {"CidrIpv6": "::/0"}]
+        });
+        assert_eq!(
+            perm(&v).world_cidrs().collect::<Vec<_>>(),
+            ["0.0.0.0/0", "::/0"]
+        );
+    }
+
+    #[test]
+    fn ip_permissions_list_shapes() {
+        assert_eq!(ip_permissions(&Value::Null).count(), 0);
+        assert_eq!(ip_permissions(&json!([])).count(), 0);
+        let sg = json!({"GroupId": "sg-1"});
+        assert_eq!(
+            ip_permissions(&sg["IpPermissions"]).count(),
+            0,
+            "missing key"
+        );
+        let not_a_list = json!({"IpProtocol": "tcp"});
+        let errors: Vec<_> = ip_permissions(&not_a_list).collect();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            errors[0].as_ref().unwrap_err().to_string(),
+            "invalid IpPermission: IpPermissions must be an array, got an object"
+        );
+        let mixed: Vec<_> =
+            ip_permissions(&json!([{"IpProtocol": "tcp"}, 7, {"IpProtocol": "udp"}]))
+                .map(|r| r.is_ok())
+                .collect();
+        assert_eq!(mixed, [true, false, true]);
+    }
+
+    #[test]
+    fn net_error_is_a_std_error() {
+        let e: Box<dyn std::error::Error> = Box::new(Cidr::parse("x").unwrap_err());
+        assert_eq!(
+            e.to_string(),
+            "invalid CIDR block \"x\": not a valid IPv4 address"
+        );
+    }
+}

@@ -1,0 +1,443 @@
+//! Runs a rule list against WIT-shaped requests: the body of every exported pack function.
+//!
+//! Packs reach it through [`export_pack!`](crate::export_pack); natively it is how pack tests and
+//! the engine benchmark run the very same code path without a WebAssembly boundary. Nothing here
+//! may depend on the target: the component imports sit behind [`Host`].
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::time::Timestamp;
+use crate::wit::{CloudResource, Outcome, RuleInfo, RuleRequest, Status};
+use crate::{Ctx, Host, LogLevel, Resource, Rule, SettingKind, Severity, Verdict, wit};
+
+/// Messages longer than this are cut (at a character boundary): the host keeps 4 KiB.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// `rules.describe`: the metadata of every rule.
+pub fn describe(rules: &[Rule]) -> Vec<RuleInfo> {
+    rules.iter().map(rule_info).collect()
+}
+
+/// `rules.evaluate`: one rule on one resource.
+pub fn evaluate(
+    rules: &[Rule],
+    request: &RuleRequest,
+    resource: &CloudResource,
+    host: &dyn Host,
+) -> wit::Verdict {
+    let Some(rule) = rules.iter().find(|r| r.id == request.rule_id) else {
+        return error_verdict(format!("this pack has no rule {}", request.rule_id));
+    };
+    let settings = match parse_settings(&request.settings_json) {
+        Ok(s) => s,
+        Err(message) => return error_verdict(message),
+    };
+    let ctx = Ctx::new(rule, &settings, host.now(), host);
+    run(rule, &view(resource), &ctx)
+}
+
+/// `rules.evaluate-batch`: every requested rule on every resource it applies to. Each document
+/// is parsed at most once however many rules read it.
+pub fn evaluate_batch(
+    rules: &[Rule],
+    requests: &[RuleRequest],
+    resources: &[CloudResource],
+    host: &dyn Host,
+) -> Vec<Outcome> {
+    let now = host.now();
+    let prepared: Vec<(Option<&Rule>, Result<Map<String, Value>, String>)> = requests
+        .iter()
+        .map(|req| {
+            let rule = rules.iter().find(|r| r.id == req.rule_id);
+            (rule, parse_settings(&req.settings_json))
+        })
+        .collect();
+    // Resource type -> indices of the requested rules that apply to it.
+    let mut by_type: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut outcomes = Vec::with_capacity(resources.len());
+    for (r_idx, resource) in resources.iter().enumerate() {
+        let applicable = by_type
+            .entry(resource.resource_type.as_str())
+            .or_insert_with(|| {
+                prepared
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (rule, _))| {
+                        rule.is_some_and(|r| r.applies_to(&resource.resource_type))
+                    })
+                    .map(|(i, _)| i)
+                    .collect()
+            });
+        if applicable.is_empty() {
+            continue;
+        }
+        let doc = view(resource);
+        for &rule_idx in applicable.iter() {
+            let (rule, settings) = &prepared[rule_idx];
+            let rule = rule.expect("only known rules are indexed");
+            let verdict = match settings {
+                Ok(settings) => run(rule, &doc, &Ctx::new(rule, settings, now, host)),
+                Err(message) => error_verdict(message.clone()),
+            };
+            outcomes.push(Outcome {
+                rule: rule_idx as u32,
+                resource: r_idx as u32,
+                verdict,
+            });
+        }
+    }
+    outcomes
+}
+
+fn view(resource: &CloudResource) -> Resource<'_> {
+    Resource::new(
+        &resource.id,
+        &resource.resource_type,
+        &resource.account_id,
+        &resource.region,
+        &resource.document,
+    )
+}
+
+fn run(rule: &Rule, resource: &Resource<'_>, ctx: &Ctx<'_>) -> wit::Verdict {
+    match (rule.check)(resource, ctx) {
+        Ok(Verdict::Pass) => wit::Verdict {
+            status: Status::Pass,
+            message: None,
+        },
+        Ok(Verdict::Fail(message)) => wit::Verdict {
+            status: Status::Fail,
+            message: Some(capped(message)),
+        },
+        Err(err) => error_verdict(err.message().to_owned()),
+    }
+}
+
+fn error_verdict(message: String) -> wit::Verdict {
+    wit::Verdict {
+        status: Status::Error,
+        message: Some(capped(message)),
+    }
+}
+
+fn capped(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut cut = MAX_MESSAGE_BYTES - 3;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push_str("...");
+    }
+    message
+}
+
+fn parse_settings(json: &str) -> Result<Map<String, Value>, String> {
+    if json.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_str(json) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("rule settings must be a JSON object".to_owned()),
+        Err(e) => Err(format!("rule settings are not valid JSON: {e}")),
+    }
+}
+
+fn rule_info(rule: &Rule) -> RuleInfo {
+    let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
+    RuleInfo {
+        id: rule.id.to_owned(),
+        title: rule.title.to_owned(),
+        severity: match rule.severity {
+            Severity::Info => wit::Severity::Info,
+            Severity::Low => wit::Severity::Low,
+            Severity::Medium => wit::Severity::Medium,
+            Severity::High => wit::Severity::High,
+            Severity::Critical => wit::Severity::Critical,
+        },
+        resource_types: strings(rule.resource_types),
+        description: rule.description.to_owned(),
+        remediation: rule.remediation.to_owned(),
+        references: strings(rule.references),
+        compliance: strings(rule.compliance),
+        settings: rule
+            .settings
+            .iter()
+            .map(|s| wit::Setting {
+                name: s.name.to_owned(),
+                description: s.description.to_owned(),
+                kind: match s.kind {
+                    SettingKind::Boolean => wit::SettingKind::Boolean,
+                    SettingKind::Integer => wit::SettingKind::Integer,
+                    SettingKind::Number => wit::SettingKind::Number,
+                    SettingKind::Text => wit::SettingKind::Text,
+                    SettingKind::TextList => wit::SettingKind::TextList,
+                    SettingKind::TextMap => wit::SettingKind::TextMap,
+                },
+                default_json: s.default_json.to_owned(),
+            })
+            .collect(),
+        default_enabled: rule.default_enabled,
+    }
+}
+
+/// The component's imports as a [`Host`]. Only callable inside a pack component.
+pub struct ImportedHost;
+
+impl Host for ImportedHost {
+    fn now(&self) -> Timestamp {
+        let t = crate::bindings::palisade::policy::host::now();
+        Timestamp {
+            seconds: t.seconds,
+            nanoseconds: t.nanoseconds,
+        }
+    }
+
+    fn lookup(&self, resource_id: &str) -> Option<String> {
+        crate::bindings::palisade::policy::host::lookup(resource_id)
+    }
+
+    fn log(&self, level: LogLevel, message: &str) {
+        use crate::bindings::palisade::policy::host::{LogLevel as L, log};
+        let level = match level {
+            LogLevel::Trace => L::Trace,
+            LogLevel::Debug => L::Debug,
+            LogLevel::Info => L::Info,
+            LogLevel::Warn => L::Warn,
+            LogLevel::Error => L::Error,
+        };
+        log(level, message);
+    }
+}
+
+/// A [`Host`] for native runs: a fixed time and a map of resources that lookups may see.
+/// Log lines are dropped.
+#[derive(Debug, Clone)]
+pub struct StaticHost {
+    pub now: Timestamp,
+    pub resources: HashMap<String, String>,
+}
+
+impl StaticHost {
+    pub fn at(now: Timestamp) -> Self {
+        Self {
+            now,
+            resources: HashMap::new(),
+        }
+    }
+
+    /// Make `document` visible to lookups under its `ResourceId`.
+    pub fn with_resource(mut self, document: &Value) -> Self {
+        if let Some(id) = document.get("ResourceId").and_then(Value::as_str) {
+            self.resources.insert(id.to_owned(), document.to_string());
+        }
+        self
+    }
+}
+
+impl Host for StaticHost {
+    fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    fn lookup(&self, resource_id: &str) -> Option<String> {
+        self.resources.get(resource_id).cloned()
+    }
+
+    fn log(&self, _level: LogLevel, _message: &str) {}
+}
+
+/// A [`CloudResource`] from a resource document, taking the envelope fields from it.
+pub fn cloud_resource(document: &Value) -> CloudResource {
+    let field = |name: &str| {
+        document
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    CloudResource {
+        id: field("ResourceId"),
+        resource_type: field("ResourceType"),
+        account_id: field("AccountId"),
+        region: field("Region"),
+        document: document.to_string(),
+    }
+}
+
+/// Evaluate `document` with the rule `rule_id` of `rules` at `host`'s time, with default
+/// settings. The one-liner pack unit tests use.
+pub fn check(rules: &[Rule], rule_id: &str, document: &Value, host: &dyn Host) -> wit::Verdict {
+    let request = RuleRequest {
+        rule_id: rule_id.to_owned(),
+        settings_json: String::new(),
+    };
+    evaluate(rules, &request, &cloud_resource(document), host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Error, Result, Setting, json};
+
+    fn encryption(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
+        match res.get(&["EncryptionRules"])? {
+            Some(_) => Ok(Verdict::Pass),
+            None => Ok(Verdict::fail("no default encryption")),
+        }
+    }
+
+    fn age(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdict> {
+        let max: i64 = ctx.setting("max-age-days")?;
+        let created = res
+            .get(&["TimeCreated"])?
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::new("no TimeCreated"))?;
+        let days = crate::time::parse_rfc3339(created)?.age_days(ctx.now());
+        Ok(if days > max {
+            Verdict::fail(format!("{days} days old"))
+        } else {
+            Verdict::Pass
+        })
+    }
+
+    fn peer(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdict> {
+        let target = res
+            .get(&["Peer"])?
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        Ok(match ctx.lookup(target)? {
+            Some(_) => Verdict::Pass,
+            None => Verdict::fail(format!("{target} not found")),
+        })
+    }
+
+    static RULES: &[Rule] = &[
+        Rule::new(
+            "T.Encryption",
+            "enc",
+            Severity::High,
+            &["T.Bucket"],
+            encryption,
+        ),
+        Rule::new("T.Age", "age", Severity::Low, &["T.Bucket", "T.Key"], age).settings(&[
+            Setting::new("max-age-days", SettingKind::Integer, "90", "days"),
+        ]),
+        Rule::new("T.Peer", "peer", Severity::Info, &["T.Key"], peer),
+    ];
+
+    fn doc(id: &str, ty: &str, extra: Value) -> CloudResource {
+        let mut v = json!({"ResourceId": id, "ResourceType": ty, "AccountId": "123456789012", "Region": "us-east-1"});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        cloud_resource(&v)
+    }
+
+    fn req(id: &str, settings: &str) -> RuleRequest {
+        RuleRequest {
+            rule_id: id.into(),
+            settings_json: settings.into(),
+        }
+    }
+
+    fn now() -> Timestamp {
+        crate::time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap()
+    }
+
+    #[test]
+    fn batch_yields_one_outcome_per_applicable_pair() {
+        let resources = vec![
+            doc(
+                "b1",
+                "T.Bucket",
+                json!({"EncryptionRules": [{}], "TimeCreated": "2025-12-01T00:00:00Z"}),
+            ),
+            doc(
+                "k1",
+                "T.Key",
+                json!({"TimeCreated": "2020-01-01T00:00:00Z", "Peer": "b1"}),
+            ),
+            doc("x", "T.Other", json!({})),
+        ];
+        let requests = vec![
+            req("T.Encryption", "{}"),
+            req("T.Age", ""),
+            req("T.Peer", "{}"),
+        ];
+        let host = StaticHost::at(now()).with_resource(&json!({"ResourceId": "b1"}));
+        let mut got: Vec<(u32, u32, Status)> = evaluate_batch(RULES, &requests, &resources, &host)
+            .into_iter()
+            .map(|o| (o.rule, o.resource, o.verdict.status))
+            .collect();
+        got.sort_by_key(|(r, res, _)| (*res, *r));
+        assert_eq!(
+            got,
+            vec![
+                (0, 0, Status::Pass),
+                (1, 0, Status::Pass),
+                (1, 1, Status::Fail),
+                (2, 1, Status::Pass),
+            ]
+        );
+    }
+
+    #[test]
+    fn operator_settings_override_defaults_and_bad_settings_are_errors() {
+        let key = doc(
+            "k1",
+            "T.Key",
+            json!({"TimeCreated": "2025-11-01T00:00:00Z"}),
+        );
+        let host = StaticHost::at(now());
+        let default = evaluate(RULES, &req("T.Age", "{}"), &key, &host);
+        assert_eq!(default.status, Status::Pass);
+        let strict = evaluate(RULES, &req("T.Age", r#"{"max-age-days": 30}"#), &key, &host);
+        assert_eq!(strict.status, Status::Fail);
+        assert_eq!(strict.message.as_deref(), Some("61 days old"));
+        let wrong_type = evaluate(
+            RULES,
+            &req("T.Age", r#"{"max-age-days": "x"}"#),
+            &key,
+            &host,
+        );
+        assert_eq!(wrong_type.status, Status::Error);
+        assert!(wrong_type.message.unwrap().contains("max-age-days"));
+        let not_json = evaluate(RULES, &req("T.Age", "[1"), &key, &host);
+        assert_eq!(not_json.status, Status::Error);
+    }
+
+    #[test]
+    fn unknown_rules_and_malformed_documents_are_errors_not_passes() {
+        let host = StaticHost::at(now());
+        let bucket = doc("b", "T.Bucket", json!({}));
+        let v = evaluate(RULES, &req("T.Nope", "{}"), &bucket, &host);
+        assert_eq!(v.status, Status::Error);
+        let mut broken = bucket.clone();
+        broken.document = "{\"EncryptionRules\": [".into();
+        let v = evaluate(RULES, &req("T.Encryption", "{}"), &broken, &host);
+        assert_eq!(v.status, Status::Error);
+        assert!(v.message.unwrap().contains("not valid JSON"));
+        // An unknown rule in a batch produces nothing rather than guesses.
+        assert!(evaluate_batch(RULES, &[req("T.Nope", "")], &[bucket], &host).is_empty());
+    }
+
+    #[test]
+    fn long_messages_are_capped_on_a_char_boundary() {
+        let s = capped("é".repeat(5000));
+        assert!(s.len() <= MAX_MESSAGE_BYTES);
+        assert!(s.ends_with("..."));
+    }
+
+    #[test]
+    fn describe_carries_every_field() {
+        let info = describe(RULES);
+        assert_eq!(info.len(), 3);
+        assert_eq!(info[1].settings[0].name, "max-age-days");
+        assert_eq!(info[1].settings[0].default_json, "90");
+        assert_eq!(info[1].resource_types, vec!["T.Bucket", "T.Key"]);
+        assert!(info[0].default_enabled);
+    }
+}
