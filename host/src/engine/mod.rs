@@ -150,17 +150,18 @@ impl Engine {
             _ => return Err(EngineError::NotWasm),
         }
         let digest = hex::encode(Sha256::digest(wasm));
-        let component = self.compile(&digest, wasm)?;
+        let (component, from_cache) = self.compile(&digest, wasm)?;
         let instance_pre = self
             .inner
             .linker
             .instantiate_pre(&component)
             .map_err(|e| EngineError::Imports(error_chain(&e)))?;
         let pre = PackPre::new(instance_pre).map_err(|e| EngineError::Exports(error_chain(&e)))?;
-        Pack::describe(self.clone(), name, digest, pre)
+        Pack::describe(self.clone(), name, digest, pre, from_cache)
     }
 
-    fn compile(&self, digest: &str, wasm: &[u8]) -> Result<Component, EngineError> {
+    /// The compiled component, and whether it came from the cache.
+    fn compile(&self, digest: &str, wasm: &[u8]) -> Result<(Component, bool), EngineError> {
         let engine = &self.inner.wasmtime;
         if let Some(component) = self
             .inner
@@ -169,7 +170,7 @@ impl Engine {
             .and_then(|c| c.load(engine, digest))
         {
             tracing::debug!(module_digest = digest, "compiled pack taken from the cache");
-            return Ok(component);
+            return Ok((component, true));
         }
         let started = std::time::Instant::now();
         let component =
@@ -182,7 +183,7 @@ impl Engine {
         if let Some(cache) = &self.inner.cache {
             cache.save(engine, digest, &component);
         }
-        Ok(component)
+        Ok((component, false))
     }
 }
 

@@ -106,6 +106,7 @@ pub struct Pack {
     digest: String,
     rules: Vec<RuleMeta>,
     pre: PackPre<HostState>,
+    from_cache: bool,
 }
 
 impl std::fmt::Debug for Pack {
@@ -130,6 +131,7 @@ impl Pack {
         name: &str,
         digest: String,
         pre: PackPre<HostState>,
+        from_cache: bool,
     ) -> Result<Self, EngineError> {
         let mut pack = Self {
             engine,
@@ -137,6 +139,7 @@ impl Pack {
             digest,
             rules: Vec::new(),
             pre,
+            from_cache,
         };
         let ctx = EvalContext::at(OffsetDateTime::UNIX_EPOCH);
         let infos = pack
@@ -158,6 +161,12 @@ impl Pack {
     /// Lowercase hex SHA-256 of the component bytes.
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// Whether the compiled code came from the [`ArtifactCache`](super::ArtifactCache) rather
+    /// than a fresh compilation.
+    pub fn compiled_from_cache(&self) -> bool {
+        self.from_cache
     }
 
     fn short_digest(&self) -> &str {

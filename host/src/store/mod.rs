@@ -229,6 +229,8 @@ pub trait Store: Send + Sync {
     fn put_artifact(&self, key: &[u8], bytes: &[u8]) -> Result<(), StoreError>;
     /// Removes the artefact under an opaque key, if present.
     fn delete_artifact(&self, key: &[u8]) -> Result<(), StoreError>;
+    /// Every artefact key, sorted (for pruning and inspection).
+    fn artifact_keys(&self) -> Result<Vec<Vec<u8>>, StoreError>;
 
     /// Inserts or replaces the finding at (rule id, resource id).
     fn put_finding(&self, f: &FindingRecord) -> Result<(), StoreError>;

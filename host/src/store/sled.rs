@@ -372,6 +372,14 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn artifact_keys(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.artifacts
+            .iter()
+            .keys()
+            .map(|key| key.map(|k| k.to_vec()).map_err(backend("artifact_keys")))
+            .collect()
+    }
+
     fn put_finding(&self, f: &FindingRecord) -> Result<(), StoreError> {
         let key = finding_key(&f.rule_id, &f.resource_id)?;
         let value = encode("finding", f)?;
@@ -964,6 +972,10 @@ mod tests {
         assert_eq!(s.get_artifact(key).expect("get"), None);
         s.put_artifact(key, b"compiled").expect("put");
         s.put_artifact(b"cwasm", b"other").expect("put");
+        assert_eq!(
+            s.artifact_keys().expect("keys"),
+            vec![b"cwasm".to_vec(), key.to_vec()]
+        );
         assert_eq!(
             s.get_artifact(key).expect("get").as_deref(),
             Some(&b"compiled"[..])

@@ -1,0 +1,409 @@
+//! The command-line contract, tested by running the real binary: JSON output shapes, exit
+//! codes, and error messages that name the problem.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use palisade_test_fixtures as fixtures;
+use serde_json::{Value, json};
+
+const NOW: &str = "2026-11-27T00:00:00Z";
+
+fn palisade(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(args)
+        .env_remove("PALISADE_DATA_DIR")
+        .env("PALISADE_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run palisade");
+    let mut input = child.stdin.take().unwrap();
+    input
+        .write_all(stdin.unwrap_or_default().as_bytes())
+        .unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+fn jsonl(out: &Output) -> Vec<Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn bucket(name: &str, encrypted: bool) -> Value {
+    let rules = encrypted.then(|| json!([{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": false}]));
+    json!({
+        "ResourceId": format!("arn:aws:s3:::{name}"), "ResourceType": "AWS.S3.Bucket",
+        "AccountId": "123456789012", "Region": "us-east-1", "Name": name,
+        "EncryptionRules": rules,
+    })
+}
+
+fn open_ssh_group() -> Value {
+    json!({
+        "ResourceId": "arn:aws:ec2:us-east-1:123456789012:security-group/sg-0a1b", "ResourceType": "AWS.EC2.SecurityGroup",
+        "AccountId": "123456789012", "Region": "us-east-1", "GroupName": "bastion",
+        "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": []}],
+    })
+}
+
+#[test]
+fn rules_lists_the_builtin_packs_with_full_metadata() {
+    let out = palisade(&["rules"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rules: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "AWS.S3.Bucket.Encryption",
+            "AWS.SecurityGroup.AdministrativeIngress",
+            "AWS.AccessKey.Rotation",
+            "AWS.IAM.Policy.DoesNotGrantAdminAccess"
+        ]
+    );
+    for rule in &rules {
+        for field in [
+            "id",
+            "title",
+            "severity",
+            "resource_types",
+            "description",
+            "remediation",
+            "compliance",
+            "settings",
+            "default_enabled",
+            "module",
+        ] {
+            assert!(rule.get(field).is_some(), "{field} missing from {rule}");
+        }
+        assert_eq!(rule["module"], "aws-core");
+        assert!(!rule["description"].as_str().unwrap().is_empty());
+    }
+    let rotation = &rules[2];
+    assert_eq!(rotation["severity"], "medium");
+    assert_eq!(rotation["compliance"], json!(["CIS-AWS-7.0:2.12"]));
+    assert_eq!(
+        rotation["settings"]["properties"]["max-age-days"]["default"],
+        90
+    );
+    assert_eq!(
+        rotation["resource_types"],
+        json!(["AWS.IAM.User", "AWS.IAM.RootUser"])
+    );
+}
+
+#[test]
+fn rules_describes_a_module_given_on_the_command_line() {
+    let out = palisade(&["rules", "--module", fixtures::SANDBOX], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rules: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["id"] == "Test.Good" && r["module"] == "fixture_sandbox")
+    );
+}
+
+#[test]
+fn eval_prints_one_line_per_applicable_rule_in_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = json!({"ResourceId": "arn:aws:sqs:us-east-1:123456789012:q", "ResourceType": "AWS.SQS.Queue", "AccountId": "123456789012", "Region": "us-east-1"});
+    let docs = [
+        bucket("plain", false),
+        other,
+        open_ssh_group(),
+        bucket("locked", true),
+    ];
+    let text: String = docs.iter().map(|d| format!("{d}\n")).collect();
+    let file = write(dir.path(), "docs.jsonl", &text);
+    let out = palisade(&["eval", "--resource", &file, "--now", NOW], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = jsonl(&out);
+    assert_eq!(
+        lines.len(),
+        3,
+        "the queue has no applicable rule: {lines:?}"
+    );
+    for (raw, line) in stdout(&out).lines().zip(&lines) {
+        let mut keys: Vec<&String> = line.as_object().unwrap().keys().collect();
+        keys.sort_by_key(|k| raw.find(&format!("\"{k}\":")).unwrap());
+        assert_eq!(
+            keys,
+            [
+                "rule_id",
+                "resource_id",
+                "resource_type",
+                "status",
+                "message"
+            ],
+            "{raw}"
+        );
+    }
+    assert_eq!(lines[0]["resource_id"], "arn:aws:s3:::plain");
+    assert_eq!(lines[0]["status"], "fail");
+    assert_eq!(
+        lines[0]["message"],
+        "bucket plain has no default encryption configured"
+    );
+    assert_eq!(
+        lines[1]["rule_id"],
+        "AWS.SecurityGroup.AdministrativeIngress"
+    );
+    assert_eq!(lines[1]["status"], "fail");
+    assert!(
+        lines[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SSH (port 22) from 0.0.0.0/0")
+    );
+    assert_eq!(lines[2]["resource_id"], "arn:aws:s3:::locked");
+    assert_eq!(lines[2]["status"], "pass");
+    assert_eq!(lines[2]["message"], Value::Null);
+}
+
+#[test]
+fn eval_reads_stdin_and_a_single_pretty_document() {
+    let doc = serde_json::to_string_pretty(&bucket("plain", false)).unwrap();
+    let out = palisade(&["eval", "--resource", "-", "--now", NOW], Some(&doc));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(jsonl(&out).len(), 1);
+}
+
+#[test]
+fn rule_filter_and_settings_change_what_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = json!({
+        "ResourceId": "arn:aws:iam::123456789012:user/ci", "ResourceType": "AWS.IAM.User",
+        "AccountId": "123456789012", "Region": "global",
+        "CredentialReport": {"UserName": "ci", "AccessKey1Active": true, "AccessKey1LastRotated": "2026-10-01T00:00:00Z",
+                             "AccessKey2Active": false, "AccessKey2LastRotated": "0001-01-01T00:00:00Z"},
+    });
+    let docs = format!("{user}\n{}\n", bucket("plain", false));
+    let file = write(dir.path(), "docs.jsonl", &docs);
+    let only = palisade(
+        &[
+            "eval",
+            "--resource",
+            &file,
+            "--now",
+            NOW,
+            "--rule",
+            "AWS.AccessKey.Rotation",
+        ],
+        None,
+    );
+    let lines = jsonl(&only);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        lines[0]["status"], "pass",
+        "57 days is within the default 90"
+    );
+    let settings = write(
+        dir.path(),
+        "settings.json",
+        r#"{"AWS.AccessKey.Rotation": {"max-age-days": 30}}"#,
+    );
+    let strict = palisade(
+        &[
+            "eval",
+            "--resource",
+            &file,
+            "--now",
+            NOW,
+            "--rule",
+            "AWS.AccessKey.Rotation",
+            "--settings",
+            &settings,
+        ],
+        None,
+    );
+    let lines = jsonl(&strict);
+    assert_eq!(lines[0]["status"], "fail");
+    assert!(
+        lines[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("57 days ago"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn exit_code_flag_reports_failures() {
+    let doc = bucket("plain", false).to_string();
+    let plain = palisade(&["eval", "--resource", "-", "--now", NOW], Some(&doc));
+    assert_eq!(plain.status.code(), Some(0));
+    let strict = palisade(
+        &["eval", "--resource", "-", "--now", NOW, "--exit-code"],
+        Some(&doc),
+    );
+    assert_eq!(strict.status.code(), Some(3));
+    let clean = bucket("locked", true).to_string();
+    let ok = palisade(
+        &["eval", "--resource", "-", "--now", NOW, "--exit-code"],
+        Some(&clean),
+    );
+    assert_eq!(ok.status.code(), Some(0));
+}
+
+#[test]
+fn malformed_input_is_exit_code_2_naming_the_line() {
+    let input = format!(
+        "{}\n{}\n{{\"ResourceId\": \"x\",, }}\n",
+        bucket("a", true),
+        bucket("b", true)
+    );
+    let out = palisade(&["eval", "--resource", "-", "--now", NOW], Some(&input));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout(&out).is_empty(),
+        "nothing is evaluated from a bad input"
+    );
+    let err = stderr(&out);
+    assert!(err.contains("stdin: line 3, column"), "{err}");
+
+    let missing = palisade(
+        &["eval", "--resource", "-"],
+        Some(r#"{"ResourceType": "AWS.S3.Bucket"}"#),
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("line 1: the document has no ResourceId"));
+
+    let nofile = palisade(&["eval", "--resource", "/nonexistent/docs.jsonl"], None);
+    assert_eq!(nofile.status.code(), Some(2));
+    assert!(stderr(&nofile).contains("cannot read /nonexistent/docs.jsonl"));
+
+    let bad_now = palisade(
+        &["eval", "--resource", "-", "--now", "yesterday"],
+        Some("{}"),
+    );
+    assert_eq!(
+        bad_now.status.code(),
+        Some(2),
+        "clap usage errors are 2 as well"
+    );
+}
+
+#[test]
+fn unknown_rules_and_bad_modules_are_exit_code_2() {
+    let doc = bucket("a", true).to_string();
+    let out = palisade(
+        &["eval", "--resource", "-", "--rule", "AWS.No.Such.Rule"],
+        Some(&doc),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown rule AWS.No.Such.Rule"));
+
+    let out = palisade(
+        &["eval", "--resource", "-", "--module", fixtures::WRONG_WORLD],
+        Some(&doc),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("does not implement the palisade:policy/pack@0.1.0 world"),
+        "{}",
+        stderr(&out)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let junk = write(dir.path(), "junk.wasm", "not wasm at all");
+    let out = palisade(&["rules", "--module", &junk], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not a WebAssembly binary"));
+}
+
+#[test]
+fn context_documents_are_visible_to_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    let thing = json!({"ResourceId": "t1", "ResourceType": "Test.Thing", "AccountId": "123456789012", "Region": "us-east-1", "Peer": "p1"});
+    let peer = json!({"ResourceId": "p1", "ResourceType": "Test.Peer", "AccountId": "123456789012", "Region": "us-east-1"});
+    let resource = write(dir.path(), "r.json", &thing.to_string());
+    let context = write(dir.path(), "c.jsonl", &format!("{peer}\n"));
+    let args = [
+        "eval",
+        "--module",
+        fixtures::SANDBOX,
+        "--rule",
+        "Test.Lookup",
+        "--resource",
+        &resource,
+    ];
+    let without = jsonl(&palisade(&args, None));
+    assert_eq!(without[0]["status"], "pass");
+    let mut with_context = args.to_vec();
+    with_context.extend(["--context", &context]);
+    let with = jsonl(&palisade(&with_context, None));
+    assert_eq!(with[0]["message"], "found p1");
+}
+
+#[test]
+fn a_misbehaving_module_yields_error_lines_not_a_crash() {
+    let docs = "{\"ResourceId\": \"t1\", \"ResourceType\": \"Test.Thing\", \"Ok\": true}\n";
+    let out = palisade(
+        &[
+            "eval",
+            "--module",
+            fixtures::SANDBOX,
+            "--rule",
+            "Test.Panic",
+            "--rule",
+            "Test.Good",
+            "--resource",
+            "-",
+            "--deadline-ms",
+            "200",
+        ],
+        Some(docs),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = jsonl(&out);
+    assert_eq!(lines.len(), 2);
+    let by_rule = |id: &str| lines.iter().find(|l| l["rule_id"] == id).unwrap().clone();
+    assert_eq!(by_rule("Test.Good")["status"], "pass");
+    assert_eq!(by_rule("Test.Panic")["status"], "error");
+    assert!(
+        by_rule("Test.Panic")["message"]
+            .as_str()
+            .unwrap()
+            .contains("rule exploded on t1")
+    );
+}
+
+#[test]
+fn data_dir_caches_compiled_packs_between_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let doc = bucket("plain", false).to_string();
+    for _ in 0..2 {
+        let out = palisade(
+            &["eval", "--resource", "-", "--data-dir", data, "--now", NOW],
+            Some(&doc),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(jsonl(&out)[0]["status"], "fail");
+    }
+    assert!(dir.path().join("data/artifact.key").exists());
+    assert!(dir.path().join("data/store").is_dir());
+}
