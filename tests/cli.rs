@@ -61,7 +61,7 @@ fn bucket(name: &str, encrypted: bool) -> Value {
 fn open_ssh_group() -> Value {
     json!({
         "ResourceId": "arn:aws:ec2:us-east-1:123456789012:security-group/sg-0a1b", "ResourceType": "AWS.EC2.SecurityGroup",
-        "AccountId": "123456789012", "Region": "us-east-1", "GroupName": "bastion",
+        "AccountId": "123456789012", "Region": "us-east-1", "Name": "bastion",
         "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": []}],
     })
 }

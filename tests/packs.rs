@@ -1,1 +1,154 @@
+//! The built-in packs, run through the WebAssembly engine: every case of a pack's
+//! `tests/cases.json` (the same table its native unit tests use) must get the same verdict from
+//! the compiled component as from the rule code compiled natively.
 
+use std::sync::Arc;
+
+use palisade::engine::{
+    BUILTIN_PACKS, Engine, EvalContext, Limits, Pack, PackSet, RuleSettings, Status, Subject,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const DEFAULT_NOW: &str = "2026-11-27T00:00:00Z";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    rule: String,
+    expect: String,
+    message_contains: Option<String>,
+    now: Option<String>,
+    settings: Option<Map<String, Value>>,
+    resource: Value,
+}
+
+fn builtin(engine: &Engine, name: &str) -> Pack {
+    let pack = BUILTIN_PACKS
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("{name} is built in"));
+    engine
+        .load(pack.name, pack.wasm)
+        .expect("built-in pack loads")
+}
+
+fn cases(plugin: &str) -> Vec<Case> {
+    let path = format!(
+        "{}/../plugins/{plugin}/tests/cases.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("cases.json")).expect("cases parse")
+}
+
+fn field<'a>(doc: &'a Value, name: &str) -> &'a str {
+    doc.get(name).and_then(Value::as_str).unwrap_or_default()
+}
+
+#[test]
+fn aws_core_cases_hold_through_the_wasm_engine() {
+    let engine = Engine::new(Limits::default()).unwrap();
+    let pack = builtin(&engine, "aws-core");
+    let cases = cases("aws-core");
+    assert!(
+        cases.len() >= 40,
+        "the case table is the pack's specification"
+    );
+    let mut mismatches = Vec::new();
+    for case in &cases {
+        let mut settings = RuleSettings::new();
+        if let Some(values) = &case.settings {
+            settings.insert(case.rule.clone(), values.clone());
+        }
+        // The host validates settings before any guest runs: a refusal is the host's `error`.
+        let plan = match pack.plan(|r| r.id == case.rule, &settings) {
+            Ok(plan) => plan,
+            Err(e) if case.expect == "error" => {
+                assert!(e.to_string().contains("setting"), "{}: {e}", case.name);
+                continue;
+            }
+            Err(e) => panic!("{}: {e}", case.name),
+        };
+        let now =
+            OffsetDateTime::parse(case.now.as_deref().unwrap_or(DEFAULT_NOW), &Rfc3339).unwrap();
+        let text = case.resource.to_string();
+        let subject = Subject {
+            id: field(&case.resource, "ResourceId"),
+            resource_type: field(&case.resource, "ResourceType"),
+            account_id: field(&case.resource, "AccountId"),
+            region: field(&case.resource, "Region"),
+            document: &text,
+        };
+        let verdicts = pack.evaluate(&plan, &EvalContext::at(now), &[subject]);
+        let [verdict] = verdicts.as_slice() else {
+            mismatches.push(format!("{}: {} verdicts", case.name, verdicts.len()));
+            continue;
+        };
+        let message = verdict.message.clone().unwrap_or_default();
+        if verdict.status.as_str() != case.expect
+            || !case
+                .message_contains
+                .as_deref()
+                .is_none_or(|m| message.contains(m))
+        {
+            mismatches.push(format!(
+                "{}: expected {} ({:?}), got {} ({message:?})",
+                case.name,
+                case.expect,
+                case.message_contains,
+                verdict.status.as_str()
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} cases disagree:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn one_batch_of_every_case_matches_case_by_case_evaluation() {
+    // The batch path (many resources, several rules, one call per 256) must agree with the
+    // single-resource path used above.
+    let engine = Engine::new(Limits::default()).unwrap();
+    let set = PackSet::new(vec![Arc::new(builtin(&engine, "aws-core"))]).unwrap();
+    let cases: Vec<Case> = cases("aws-core")
+        .into_iter()
+        .filter(|c| c.now.is_none() && c.settings.is_none())
+        .collect();
+    let texts: Vec<String> = cases.iter().map(|c| c.resource.to_string()).collect();
+    let subjects: Vec<Subject<'_>> = cases
+        .iter()
+        .zip(&texts)
+        .map(|(c, text)| Subject {
+            id: field(&c.resource, "ResourceId"),
+            resource_type: field(&c.resource, "ResourceType"),
+            account_id: field(&c.resource, "AccountId"),
+            region: field(&c.resource, "Region"),
+            document: text,
+        })
+        .collect();
+    let plans = set.plan(None, false, &RuleSettings::new()).unwrap();
+    let now = OffsetDateTime::parse(DEFAULT_NOW, &Rfc3339).unwrap();
+    let verdicts = set.evaluate(&plans, &EvalContext::at(now), &subjects);
+    assert_eq!(
+        verdicts.len(),
+        cases.len(),
+        "each case document matches exactly one aws-core rule"
+    );
+    for v in &verdicts {
+        let case = &cases[v.subject];
+        assert_eq!(v.rule.id, case.rule, "{}", case.name);
+        let expected = match case.expect.as_str() {
+            "pass" => Status::Pass,
+            "fail" => Status::Fail,
+            _ => Status::Error,
+        };
+        assert_eq!(v.status, expected, "{}: {:?}", case.name, v.message);
+    }
+}

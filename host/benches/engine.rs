@@ -1,1 +1,338 @@
-fn main() {}
+//! Engine benchmark: the `aws-core` pack over 100,000 synthetic resources (~2 KB each, the
+//! shapes AWS returns), through the WebAssembly engine and, in the same process, through the
+//! same rule code compiled natively (the SDK's runtime, minus the component boundary).
+//!
+//! Run: `cargo bench -p palisade --bench engine` (add `-- --quick` for a smaller corpus).
+//! Prints a Markdown table for BENCHMARKS.md. Timings are medians of several rounds; ratios are
+//! what matter, since absolute numbers move with the machine.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use palisade::engine::{
+    ArtifactCache, BUILTIN_PACKS, Engine, EvalContext, Limits, RuleSettings, Subject,
+};
+use palisade::store::SledStore;
+use palisade_sdk::runtime::{StaticHost, evaluate_batch};
+use palisade_sdk::wit::{CloudResource, RuleRequest};
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+const ACCOUNT: &str = "123456789012";
+
+/// Deterministic xorshift, so every run evaluates the same corpus.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+fn tags(rng: &mut Rng, i: usize) -> Value {
+    json!({"Environment": ["prod", "staging", "dev"][rng.below(3) as usize], "Team": format!("team-{}", i % 37),
+           "CostCenter": format!("cc-{:05}", rng.below(99999)), "ManagedBy": "terraform"})
+}
+
+fn bucket(rng: &mut Rng, i: usize) -> Value {
+    let name = format!("corp-data-{i:06}-{}", rng.below(1 << 20));
+    let encryption = if rng.chance(80) {
+        json!([{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": if rng.chance(50) {"aws:kms"} else {"AES256"},
+                 "KMSMasterKeyID": format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{:032x}", rng.next() as u128 * 7919)},
+                "BucketKeyEnabled": true}])
+    } else {
+        Value::Null
+    };
+    json!({
+        "ResourceId": format!("arn:aws:s3:::{name}"), "ResourceType": "AWS.S3.Bucket", "AccountId": ACCOUNT,
+        "Region": "us-east-1", "Arn": format!("arn:aws:s3:::{name}"), "Name": name, "Tags": tags(rng, i),
+        "TimeCreated": "2023-04-11T09:12:44Z", "EncryptionRules": encryption,
+        "Grants": [{"Grantee": {"DisplayName": "owner", "ID": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be", "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"}],
+        "LifecycleRules": [{"ID": "expire-tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 30}}],
+        "LoggingPolicy": {"TargetBucket": "corp-access-logs", "TargetPrefix": format!("{name}/")},
+        "MFADelete": null, "ObjectLockConfiguration": null,
+        "Owner": {"DisplayName": "owner", "ID": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"},
+        "Policy": format!("{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Sid\":\"DenyInsecure\",\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"s3:*\",\"Resource\":[\"arn:aws:s3:::{name}\",\"arn:aws:s3:::{name}/*\"],\"Condition\":{{\"Bool\":{{\"aws:SecureTransport\":\"false\"}}}}}}]}}"),
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
+        "Versioning": "Enabled",
+    })
+}
+
+fn permission(rng: &mut Rng) -> Value {
+    let (from, to) = [
+        (443, 443),
+        (80, 80),
+        (22, 22),
+        (3389, 3389),
+        (0, 65535),
+        (8000, 8100),
+    ][rng.below(6) as usize];
+    let cidr = if rng.chance(20) {
+        "0.0.0.0/0".to_owned()
+    } else {
+        format!("10.{}.0.0/16", rng.below(255))
+    };
+    json!({"IpProtocol": if rng.chance(10) {"-1"} else {"tcp"}, "FromPort": from, "ToPort": to,
+           "IpRanges": [{"CidrIp": cidr, "Description": "service traffic"}],
+           "Ipv6Ranges": if rng.chance(10) { json!([{"CidrIpv6": "::/0"}]) } else { json!([]) },
+           "PrefixListIds": [], "UserIdGroupPairs": []})
+}
+
+fn security_group(rng: &mut Rng, i: usize) -> Value {
+    let id = format!("sg-{:017x}", rng.next() >> 4);
+    let ingress: Vec<Value> = (0..1 + rng.below(4)).map(|_| permission(rng)).collect();
+    json!({
+        "ResourceId": format!("arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/{id}"), "ResourceType": "AWS.EC2.SecurityGroup",
+        "AccountId": ACCOUNT, "Region": "us-east-1", "Arn": format!("arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/{id}"),
+        "Id": id, "Name": format!("svc-{i}"), "Tags": tags(rng, i), "TimeCreated": null,
+        "Description": "Managed by Terraform for the service mesh ingress tier", "OwnerId": ACCOUNT,
+        "VpcId": format!("vpc-{:017x}", rng.next() >> 4), "IpPermissions": ingress,
+        "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [{"CidrIpv6": "::/0"}], "PrefixListIds": [], "UserIdGroupPairs": []}],
+    })
+}
+
+fn user(rng: &mut Rng, i: usize) -> Value {
+    let name = format!("svc-user-{i}");
+    let rotated = format!(
+        "2026-{:02}-{:02}T08:00:00Z",
+        1 + rng.below(11),
+        1 + rng.below(28)
+    );
+    json!({
+        "ResourceId": format!("arn:aws:iam::{ACCOUNT}:user/{name}"), "ResourceType": "AWS.IAM.User", "AccountId": ACCOUNT,
+        "Region": "global", "Arn": format!("arn:aws:iam::{ACCOUNT}:user/{name}"), "Id": format!("AIDA{:016X}", rng.next()),
+        "Name": name, "Tags": tags(rng, i), "TimeCreated": "2022-02-02T10:00:00Z", "Path": "/service/",
+        "CredentialReport": {"UserName": name, "ARN": format!("arn:aws:iam::{ACCOUNT}:user/{name}"), "UserCreationTime": "2022-02-02T10:00:00Z",
+            "PasswordEnabled": false, "PasswordLastUsed": "0001-01-01T00:00:00Z", "PasswordLastChanged": "0001-01-01T00:00:00Z",
+            "PasswordNextRotation": "0001-01-01T00:00:00Z", "MfaActive": false, "AccessKey1Active": true, "AccessKey1LastRotated": rotated,
+            "AccessKey1LastUsedDate": "2026-11-20T11:00:00Z", "AccessKey1LastUsedRegion": "us-east-1", "AccessKey1LastUsedService": "s3",
+            "AccessKey2Active": false, "AccessKey2LastRotated": "0001-01-01T00:00:00Z", "AccessKey2LastUsedDate": "0001-01-01T00:00:00Z",
+            "AccessKey2LastUsedRegion": "N/A", "AccessKey2LastUsedService": "N/A", "Cert1Active": false, "Cert1LastRotated": "0001-01-01T00:00:00Z",
+            "Cert2Active": false, "Cert2LastRotated": "0001-01-01T00:00:00Z"},
+        "Groups": [{"GroupName": "deployers", "GroupId": "AGPA0000000000000001", "Arn": format!("arn:aws:iam::{ACCOUNT}:group/deployers"), "Path": "/", "CreateDate": "2021-01-01T00:00:00Z"}],
+        "InlinePolicies": null, "ManagedPolicyNames": ["ReadOnlyAccess"], "PasswordLastUsed": null,
+        "PermissionsBoundary": null, "VirtualMFA": null,
+    })
+}
+
+fn policy(rng: &mut Rng, i: usize) -> Value {
+    let name = format!("app-policy-{i}");
+    let admin = rng.chance(5);
+    let statements = if admin {
+        json!([{"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}])
+    } else {
+        json!([{"Sid": "ReadData", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket", "dynamodb:GetItem", "dynamodb:Query", "kms:Decrypt"],
+                "Resource": [format!("arn:aws:s3:::corp-data-{i:06}"), format!("arn:aws:s3:::corp-data-{i:06}/*"), format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/app-{i}")]},
+               {"Sid": "Logs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/app/{i}:*")}])
+    };
+    json!({
+        "ResourceId": format!("arn:aws:iam::{ACCOUNT}:policy/{name}"), "ResourceType": "AWS.IAM.Policy", "AccountId": ACCOUNT,
+        "Region": "global", "Arn": format!("arn:aws:iam::{ACCOUNT}:policy/{name}"), "Id": format!("ANPA{:016X}", rng.next()),
+        "Name": name, "Tags": tags(rng, i), "TimeCreated": "2024-06-01T12:00:00Z", "AttachmentCount": 1, "DefaultVersionId": "v3",
+        "Description": "Application access for the data pipeline", "IsAttachable": true, "Path": "/app/", "PermissionsBoundaryUsageCount": 0,
+        "Entities": {"PolicyGroups": [], "PolicyRoles": [{"RoleName": format!("app-{i}"), "RoleId": format!("AROA{:016X}", rng.next())}], "PolicyUsers": []},
+        "PolicyDocument": json!({"Version": "2012-10-17", "Statement": statements}).to_string(), "UpdateDate": "2025-03-03T03:03:03Z",
+    })
+}
+
+struct Doc {
+    id: String,
+    resource_type: String,
+    region: String,
+    text: String,
+}
+
+fn corpus(n: usize) -> Vec<Doc> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    (0..n)
+        .map(|i| {
+            let doc = match i % 4 {
+                0 => bucket(&mut rng, i),
+                1 => security_group(&mut rng, i),
+                2 => user(&mut rng, i),
+                _ => policy(&mut rng, i),
+            };
+            Doc {
+                id: doc["ResourceId"].as_str().unwrap().to_owned(),
+                resource_type: doc["ResourceType"].as_str().unwrap().to_owned(),
+                region: doc["Region"].as_str().unwrap().to_owned(),
+                text: doc.to_string(),
+            }
+        })
+        .collect()
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn time_rounds(rounds: usize, mut f: impl FnMut() -> usize) -> (Duration, usize) {
+    let mut count = 0;
+    let samples = (0..rounds)
+        .map(|_| {
+            let start = Instant::now();
+            count = black_box(f());
+            start.elapsed()
+        })
+        .collect();
+    (median(samples), count)
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (n, rounds) = if quick { (10_000, 3) } else { (100_000, 5) };
+    let docs = corpus(n);
+    let bytes: usize = docs.iter().map(|d| d.text.len()).sum();
+    println!(
+        "corpus: {n} resources, mean {} bytes, {} rounds each (median)\n",
+        bytes / n,
+        rounds
+    );
+
+    let now = datetime!(2026-11-27 00:00 UTC);
+    let aws_core = BUILTIN_PACKS
+        .iter()
+        .find(|p| p.name == "aws-core")
+        .expect("aws-core is built in");
+
+    // Compile cost, fresh and from the authenticated cache.
+    let compile_start = Instant::now();
+    let engine = Engine::new(Limits::default()).unwrap();
+    let pack = engine.load("aws-core", aws_core.wasm).unwrap();
+    let compile = compile_start.elapsed();
+    let dir = std::env::temp_dir().join(format!("palisade-bench-{}", std::process::id()));
+    let store = std::sync::Arc::new(SledStore::open(&dir.join("store")).unwrap());
+    let cached = || {
+        Engine::with_cache(
+            Limits::default(),
+            ArtifactCache::open(store.clone(), &dir.join("key")).unwrap(),
+        )
+        .unwrap()
+    };
+    cached().load("aws-core", aws_core.wasm).unwrap();
+    let cache_start = Instant::now();
+    let from_cache = cached().load("aws-core", aws_core.wasm).unwrap();
+    let cache_load = cache_start.elapsed();
+    assert!(from_cache.compiled_from_cache());
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Native: the same rules through the SDK runtime, batch by batch, no component boundary.
+    let host = StaticHost::at(palisade_sdk::time::Timestamp::from_unix(
+        now.unix_timestamp(),
+    ));
+    let requests: Vec<RuleRequest> = palisade_aws_core::RULES
+        .iter()
+        .map(|r| RuleRequest {
+            rule_id: r.id.to_owned(),
+            settings_json: pack
+                .rules()
+                .iter()
+                .find(|m| m.id == r.id)
+                .unwrap()
+                .settings_json(None)
+                .unwrap(),
+        })
+        .collect();
+    let resources: Vec<CloudResource> = docs
+        .iter()
+        .map(|d| CloudResource {
+            id: d.id.clone(),
+            resource_type: d.resource_type.clone(),
+            account_id: ACCOUNT.into(),
+            region: d.region.clone(),
+            document: d.text.clone(),
+        })
+        .collect();
+    let batch = Limits::default().batch_size;
+    let (native, native_count) = time_rounds(rounds, || {
+        resources
+            .chunks(batch)
+            .map(|chunk| evaluate_batch(palisade_aws_core::RULES, &requests, chunk, &host).len())
+            .sum()
+    });
+
+    // WASM: the engine's public path.
+    let subjects: Vec<Subject<'_>> = docs
+        .iter()
+        .map(|d| Subject {
+            id: &d.id,
+            resource_type: &d.resource_type,
+            account_id: ACCOUNT,
+            region: &d.region,
+            document: &d.text,
+        })
+        .collect();
+    let plan = pack
+        .plan(|r| r.default_enabled, &RuleSettings::new())
+        .unwrap();
+    let ctx = EvalContext::at(now);
+    let (wasm, wasm_count) = time_rounds(rounds, || pack.evaluate(&plan, &ctx, &subjects).len());
+    assert_eq!(
+        native_count, wasm_count,
+        "both paths evaluate the same pairs"
+    );
+
+    let rate = |d: Duration, count: usize| count as f64 / d.as_secs_f64();
+    let per = |d: Duration, count: usize| d.as_nanos() as f64 / count as f64 / 1000.0;
+    println!(
+        "| path | evaluations | total | µs / evaluation | evaluations / s (one core) | vs native |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| native (same rule code, SDK runtime) | {native_count} | {:.0} ms | {:.2} | {:.0} | 1.00× |",
+        native.as_secs_f64() * 1e3,
+        per(native, native_count),
+        rate(native, native_count)
+    );
+    println!(
+        "| WASM (engine, batch {batch}) | {wasm_count} | {:.0} ms | {:.2} | {:.0} | {:.2}× |",
+        wasm.as_secs_f64() * 1e3,
+        per(wasm, wasm_count),
+        rate(wasm, wasm_count),
+        wasm.as_secs_f64() / native.as_secs_f64()
+    );
+
+    // Batch size: how much one call amortises the boundary (fresh store + instance per call).
+    println!("\n| batch size | µs / evaluation | vs native |");
+    println!("| --- | --- | --- |");
+    let sample = &subjects[..subjects.len().min(20_000)];
+    for size in [1, 16, 64, 256, 1024] {
+        let engine = Engine::new(Limits {
+            batch_size: size,
+            ..Limits::default()
+        })
+        .unwrap();
+        let pack = engine.load("aws-core", aws_core.wasm).unwrap();
+        let plan = pack
+            .plan(|r| r.default_enabled, &RuleSettings::new())
+            .unwrap();
+        let (t, count) = time_rounds(rounds.min(3), || pack.evaluate(&plan, &ctx, sample).len());
+        let native_per = per(native, native_count);
+        println!(
+            "| {size} | {:.2} | {:.2}× |",
+            per(t, count),
+            per(t, count) / native_per
+        );
+    }
+
+    println!("\n| load | time |\n| --- | --- |");
+    println!(
+        "| compile aws-core ({} KB) with cranelift | {:.0} ms |",
+        aws_core.wasm.len() / 1024,
+        compile.as_secs_f64() * 1e3
+    );
+    println!(
+        "| load aws-core from the artefact cache | {:.1} ms |",
+        cache_load.as_secs_f64() * 1e3
+    );
+}

@@ -30,8 +30,11 @@ const ADMIN_PORTS: &[(u16, &str)] = &[(22, "SSH"), (3389, "RDP")];
 /// Only the ingress rules are built as JSON values; the rest of the document is skipped.
 #[derive(Deserialize)]
 struct Group {
-    #[serde(rename = "GroupName")]
+    /// The model's envelope `Name`; raw EC2 shapes call it `GroupName`.
+    #[serde(rename = "Name")]
     name: Option<String>,
+    #[serde(rename = "GroupName")]
+    group_name: Option<String>,
     #[serde(rename = "IpPermissions")]
     ingress: Option<Value>,
 }
@@ -39,7 +42,11 @@ struct Group {
 fn administrative_ingress(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
     res.require_collected(&["IpPermissions"])?;
     let group: Group = res.parse()?;
-    let name = group.name.as_deref().unwrap_or(res.id);
+    let name = group
+        .name
+        .as_deref()
+        .or(group.group_name.as_deref())
+        .unwrap_or(res.id);
     let Some(ingress) = &group.ingress else {
         return Ok(Verdict::Pass);
     };

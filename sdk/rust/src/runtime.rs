@@ -47,7 +47,7 @@ pub fn evaluate_batch(
     host: &dyn Host,
 ) -> Vec<Outcome> {
     let now = host.now();
-    let prepared: Vec<(Option<&Rule>, Result<Map<String, Value>, String>)> = requests
+    let prepared: Vec<(Option<&Rule>, Settings)> = requests
         .iter()
         .map(|req| {
             let rule = rules.iter().find(|r| r.id == req.rule_id);
@@ -90,6 +90,9 @@ pub fn evaluate_batch(
     }
     outcomes
 }
+
+/// A request's settings, or why they could not be parsed.
+type Settings = Result<Map<String, Value>, String>;
 
 fn view(resource: &CloudResource) -> Resource<'_> {
     Resource::new(
