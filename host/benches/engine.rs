@@ -39,8 +39,11 @@ impl Rng {
 }
 
 fn tags(rng: &mut Rng, i: usize) -> Value {
-    json!({"Environment": ["prod", "staging", "dev"][rng.below(3) as usize], "Team": format!("team-{}", i % 37),
-           "CostCenter": format!("cc-{:05}", rng.below(99999)), "ManagedBy": "terraform"})
+    let environment = ["prod", "staging", "dev"][rng.below(3) as usize];
+    json!({"Environment": environment, "Team": format!("team-{}", i % 37),
+           "CostCenter": format!("cc-{:05}", rng.below(99999)), "ManagedBy": "terraform",
+           "Owner": format!("owner-{}@corp.example.com", i % 211), "DataClassification": "internal",
+           "Repository": format!("github.com/corp/infra-{}", i % 53), "Compliance": "soc2"})
 }
 
 fn bucket(rng: &mut Rng, i: usize) -> Value {
@@ -57,7 +60,9 @@ fn bucket(rng: &mut Rng, i: usize) -> Value {
         "Region": "us-east-1", "Arn": format!("arn:aws:s3:::{name}"), "Name": name, "Tags": tags(rng, i),
         "TimeCreated": "2023-04-11T09:12:44Z", "EncryptionRules": encryption,
         "Grants": [{"Grantee": {"DisplayName": "owner", "ID": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be", "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"}],
-        "LifecycleRules": [{"ID": "expire-tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 30}}],
+        "LifecycleRules": [{"ID": "expire-tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 30}},
+                           {"ID": "archive", "Status": "Enabled", "Filter": {"Prefix": "archive/"}, "Transitions": [{"Days": 90, "StorageClass": "GLACIER_IR"}, {"Days": 365, "StorageClass": "DEEP_ARCHIVE"}]},
+                           {"ID": "abort-multipart", "Status": "Enabled", "Filter": {}, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}],
         "LoggingPolicy": {"TargetBucket": "corp-access-logs", "TargetPrefix": format!("{name}/")},
         "MFADelete": null, "ObjectLockConfiguration": null,
         "Owner": {"DisplayName": "owner", "ID": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"},
@@ -96,7 +101,9 @@ fn security_group(rng: &mut Rng, i: usize) -> Value {
         "Id": id, "Name": format!("svc-{i}"), "Tags": tags(rng, i), "TimeCreated": null,
         "Description": "Managed by Terraform for the service mesh ingress tier", "OwnerId": ACCOUNT,
         "VpcId": format!("vpc-{:017x}", rng.next() >> 4), "IpPermissions": ingress,
-        "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [{"CidrIpv6": "::/0"}], "PrefixListIds": [], "UserIdGroupPairs": []}],
+        "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [{"CidrIpv6": "::/0"}], "PrefixListIds": [], "UserIdGroupPairs": []},
+                                {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [], "Ipv6Ranges": [], "PrefixListIds": [],
+                                 "UserIdGroupPairs": [{"GroupId": format!("sg-{:017x}", rng.next() >> 4), "UserId": ACCOUNT, "Description": "database tier"}]}],
     })
 }
 
@@ -118,8 +125,10 @@ fn user(rng: &mut Rng, i: usize) -> Value {
             "AccessKey2Active": false, "AccessKey2LastRotated": "0001-01-01T00:00:00Z", "AccessKey2LastUsedDate": "0001-01-01T00:00:00Z",
             "AccessKey2LastUsedRegion": "N/A", "AccessKey2LastUsedService": "N/A", "Cert1Active": false, "Cert1LastRotated": "0001-01-01T00:00:00Z",
             "Cert2Active": false, "Cert2LastRotated": "0001-01-01T00:00:00Z"},
-        "Groups": [{"GroupName": "deployers", "GroupId": "AGPA0000000000000001", "Arn": format!("arn:aws:iam::{ACCOUNT}:group/deployers"), "Path": "/", "CreateDate": "2021-01-01T00:00:00Z"}],
-        "InlinePolicies": null, "ManagedPolicyNames": ["ReadOnlyAccess"], "PasswordLastUsed": null,
+        "Groups": [{"GroupName": "deployers", "GroupId": "AGPA0000000000000001", "Arn": format!("arn:aws:iam::{ACCOUNT}:group/deployers"), "Path": "/", "CreateDate": "2021-01-01T00:00:00Z"},
+                   {"GroupName": "readers", "GroupId": "AGPA0000000000000002", "Arn": format!("arn:aws:iam::{ACCOUNT}:group/readers"), "Path": "/", "CreateDate": "2021-01-01T00:00:00Z"}],
+        "InlinePolicies": {"ci-artifacts": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"s3:PutObject\",\"s3:GetObject\"],\"Resource\":\"arn:aws:s3:::corp-ci-artifacts/*\"}]}"},
+        "ManagedPolicyNames": ["ReadOnlyAccess", "AmazonEC2ContainerRegistryPowerUser"], "PasswordLastUsed": null,
         "PermissionsBoundary": null, "VirtualMFA": null,
     })
 }
@@ -282,6 +291,87 @@ fn main() {
         "both paths evaluate the same pairs"
     );
 
+    if std::env::var("BREAKDOWN").is_ok() {
+        for ty in [
+            "AWS.S3.Bucket",
+            "AWS.EC2.SecurityGroup",
+            "AWS.IAM.User",
+            "AWS.IAM.Policy",
+        ] {
+            let res: Vec<CloudResource> = resources
+                .iter()
+                .filter(|r| r.resource_type == ty)
+                .cloned()
+                .collect();
+            let (tn, cn) = time_rounds(rounds, || {
+                res.chunks(batch)
+                    .map(|c| evaluate_batch(palisade_aws_core::RULES, &requests, c, &host).len())
+                    .sum()
+            });
+            let subs: Vec<Subject<'_>> = subjects
+                .iter()
+                .filter(|s| s.resource_type == ty)
+                .copied()
+                .collect();
+            let (tw, cw) = time_rounds(rounds, || pack.evaluate(&plan, &ctx, &subs).len());
+            println!(
+                "{ty}: native {:.2} us, wasm {:.2} us",
+                tn.as_nanos() as f64 / cn as f64 / 1000.0,
+                tw.as_nanos() as f64 / cw as f64 / 1000.0
+            );
+        }
+        // tiny docs: fixed overhead
+        let tiny: Vec<String> = docs.iter().map(|d| format!("{{\"ResourceId\":\"{}\",\"ResourceType\":\"{}\",\"Name\":\"x\",\"EncryptionRules\":null}}", d.id, "AWS.S3.Bucket")).collect();
+        let tsubs: Vec<Subject<'_>> = docs
+            .iter()
+            .zip(&tiny)
+            .map(|(d, t)| Subject {
+                id: &d.id,
+                resource_type: "AWS.S3.Bucket",
+                account_id: ACCOUNT,
+                region: &d.region,
+                document: t,
+            })
+            .collect();
+        let (tw, cw) = time_rounds(
+            if std::env::var("TINY_ONLY").is_ok() {
+                40
+            } else {
+                rounds
+            },
+            || pack.evaluate(&plan, &ctx, &tsubs).len(),
+        );
+        let tres: Vec<CloudResource> = docs
+            .iter()
+            .zip(&tiny)
+            .map(|(d, t)| CloudResource {
+                id: d.id.clone(),
+                resource_type: "AWS.S3.Bucket".into(),
+                account_id: ACCOUNT.into(),
+                region: d.region.clone(),
+                document: t.clone(),
+            })
+            .collect();
+        let (tn, cn) = time_rounds(rounds, || {
+            tres.chunks(batch)
+                .map(|c| evaluate_batch(palisade_aws_core::RULES, &requests, c, &host).len())
+                .sum()
+        });
+        let bogus = engine.load("bogus", &palisade_test_fixtures::read(palisade_test_fixtures::BOGUS)).unwrap();
+        let bplan = bogus.plan(|r| r.id == "Bogus.Good", &RuleSettings::new()).unwrap();
+        let bsubs: Vec<Subject<'_>> = subjects.iter().map(|s| Subject { resource_type: "Test.Thing", ..*s }).collect();
+        let (tb, cb) = time_rounds(rounds, || bogus.evaluate(&bplan, &ctx, &bsubs).len());
+        println!("boundary only (guest returns pass without reading): {:.2} us", tb.as_nanos() as f64 / cb as f64 / 1000.0);
+        let tsubs2: Vec<Subject<'_>> = tsubs.iter().map(|s| Subject { resource_type: "Test.Thing", ..*s }).collect();
+        let (tb, cb) = time_rounds(rounds, || bogus.evaluate(&bplan, &ctx, &tsubs2).len());
+        println!("boundary only, tiny docs: {:.2} us", tb.as_nanos() as f64 / cb as f64 / 1000.0);
+        println!(
+            "tiny docs: native {:.2} us, wasm {:.2} us",
+            tn.as_nanos() as f64 / cn as f64 / 1000.0,
+            tw.as_nanos() as f64 / cw as f64 / 1000.0
+        );
+        return;
+    }
     let rate = |d: Duration, count: usize| count as f64 / d.as_secs_f64();
     let per = |d: Duration, count: usize| d.as_nanos() as f64 / count as f64 / 1000.0;
     println!(

@@ -2,7 +2,6 @@
 //! the guest returns, and containment (a failing call is split until the failure is pinned on a
 //! rule and resource, so every other verdict survives).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -143,7 +142,7 @@ impl Pack {
         };
         let ctx = EvalContext::at(OffsetDateTime::UNIX_EPOCH);
         let infos = pack
-            .call(&ctx, "", |bindings, store| {
+            .call_once(&ctx, "", |bindings, store| {
                 bindings.palisade_policy_rules().call_describe(store)
             })
             .map_err(|Failure(why)| EngineError::Describe(why))?;
@@ -230,16 +229,9 @@ impl Pack {
         let all_rules: Vec<usize> = (0..plan.rules.len()).collect();
         let mut verdicts = Verdicts::new();
         for (account, members) in &accounts {
+            let mut session = Session::new(self, ctx, account);
             for chunk in members.chunks(self.engine.limits().batch_size.max(1)) {
-                self.run(
-                    plan,
-                    ctx,
-                    account,
-                    subjects,
-                    &all_rules,
-                    chunk,
-                    &mut verdicts,
-                );
+                session.run(plan, subjects, &all_rules, chunk, &mut verdicts);
             }
         }
         let mut out: Vec<Evaluation> = verdicts
@@ -255,190 +247,56 @@ impl Pack {
         out
     }
 
-    /// Evaluate `rules` (plan positions) over `members` (subject indices), splitting on failure.
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        &self,
-        plan: &Plan,
-        ctx: &EvalContext,
-        account: &str,
-        subjects: &[Subject<'_>],
-        rules: &[usize],
-        members: &[usize],
-        out: &mut Verdicts,
-    ) {
-        match self.attempt(plan, ctx, account, subjects, rules, members) {
-            Ok(verdicts) => out.extend(verdicts),
-            // Several rules: find which one fails by running each on its own.
-            Err(_) if rules.len() > 1 => {
-                for rule in rules {
-                    self.run(plan, ctx, account, subjects, &[*rule], members, out);
-                }
-            }
-            // One rule: run it per resource, up to a budget of failures, so a resource that
-            // makes it trap costs only its own verdict.
-            Err(failure) => {
-                let rule = rules[0];
-                let applicable: Vec<usize> = members
-                    .iter()
-                    .copied()
-                    .filter(|s| self.applies(plan, rule, subjects[*s].resource_type))
-                    .collect();
-                if applicable.len() == 1 {
-                    out.push((rule, applicable[0], Status::Error, Some(failure.0)));
-                    return;
-                }
-                let mut failures = 0;
-                let mut last = failure.0;
-                for subject in applicable {
-                    if failures >= self.engine.limits().max_failures_per_rule {
-                        let why = format!(
-                            "not evaluated: the rule failed {failures} times in this batch (last: {last})"
-                        );
-                        out.push((rule, subject, Status::Error, Some(why)));
-                        continue;
-                    }
-                    match self.attempt(plan, ctx, account, subjects, &[rule], &[subject]) {
-                        Ok(verdicts) => out.extend(verdicts),
-                        Err(Failure(why)) => {
-                            failures += 1;
-                            // A timeout costs a whole deadline: never pay it twice per batch.
-                            if why.contains("deadline") {
-                                failures = failures.max(self.engine.limits().max_failures_per_rule);
-                            }
-                            out.push((rule, subject, Status::Error, Some(why.clone())));
-                            last = why;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     fn applies(&self, plan: &Plan, plan_pos: usize, resource_type: &str) -> bool {
         self.rules[plan.rules[plan_pos].0].applies_to(resource_type)
     }
 
-    /// One guest call of `evaluate-batch`, with its result checked against what was asked.
-    fn attempt(
-        &self,
-        plan: &Plan,
-        ctx: &EvalContext,
-        account: &str,
-        subjects: &[Subject<'_>],
-        rules: &[usize],
-        members: &[usize],
-    ) -> Result<Verdicts, Failure> {
-        let requests: Vec<wit::RuleRequest<'_>> = rules
-            .iter()
-            .map(|p| {
-                let (index, settings) = &plan.rules[*p];
-                wit::RuleRequest {
-                    rule_id: &self.rules[*index].id,
-                    settings_json: settings,
-                }
-            })
-            .collect();
-        let resources: Vec<wit::CloudResource<'_>> = members
-            .iter()
-            .map(|s| {
-                let s = &subjects[*s];
-                wit::CloudResource {
-                    id: s.id,
-                    resource_type: s.resource_type,
-                    account_id: s.account_id,
-                    region: s.region,
-                    document: s.document,
-                }
-            })
-            .collect();
-        let outcomes = self.call(ctx, account, |bindings, store| {
-            bindings
-                .palisade_policy_rules()
-                .call_evaluate_batch(store, &requests, &resources)
-        })?;
-
-        // Every applicable pair must get exactly one verdict, and nothing else may come back.
-        let mut expected: HashMap<(u32, u32), Option<(Status, Option<String>)>> = HashMap::new();
-        for (ri, p) in rules.iter().enumerate() {
-            for (si, s) in members.iter().enumerate() {
-                if self.applies(plan, *p, subjects[*s].resource_type) {
-                    expected.insert((ri as u32, si as u32), None);
-                }
-            }
-        }
-        if outcomes.len() > expected.len() {
-            return Err(Failure(format!(
-                "the pack returned {} verdicts for {} rule/resource pairs",
-                outcomes.len(),
-                expected.len()
-            )));
-        }
-        let max_message = self.engine.limits().max_message_bytes;
-        for outcome in outcomes {
-            let slot = expected.get_mut(&(outcome.rule, outcome.resource)).ok_or_else(|| {
-                Failure(format!(
-                    "the pack returned a verdict for rule #{} on resource #{}, which it was not asked for",
-                    outcome.rule, outcome.resource
-                ))
-            })?;
-            if slot.is_some() {
-                return Err(Failure(format!(
-                    "the pack returned two verdicts for rule #{} on resource #{}",
-                    outcome.rule, outcome.resource
-                )));
-            }
-            let verdict = outcome.verdict;
-            *slot = Some(match verdict.message {
-                Some(message) if message.len() > max_message => (
-                    Status::Error,
-                    Some(format!(
-                        "the rule returned a {}-byte message, over the limit of {max_message} bytes",
-                        message.len()
-                    )),
-                ),
-                message => (convert_status(verdict.status), message),
-            });
-        }
-        Ok(expected
-            .into_iter()
-            .map(|((ri, si), verdict)| {
-                let (status, message) = verdict.unwrap_or_else(|| {
-                    (
-                        Status::Error,
-                        Some("the pack returned no verdict for this resource".to_owned()),
-                    )
-                });
-                (rules[ri as usize], members[si as usize], status, message)
-            })
-            .collect())
-    }
-
-    /// Run `f` against a fresh instance in a fresh store under the engine's limits. Traps,
-    /// deadline and limit breaches come back as a [`Failure`] naming the cause.
-    fn call<R>(
-        &self,
-        ctx: &EvalContext,
-        account: &str,
-        f: impl FnOnce(&super::bindings::Pack, &mut Store<HostState>) -> wasmtime::Result<R>,
-    ) -> Result<R, Failure> {
-        let limits = self.engine.limits();
-        let state = HostState::new(limits, ctx.instant(), account, ctx.lookup.clone());
+    /// A new store and instance under the engine's limits.
+    fn instantiate(&self, ctx: &EvalContext, account: &str) -> Result<Live, Failure> {
+        let state = HostState::new(
+            self.engine.limits(),
+            ctx.instant(),
+            account,
+            ctx.lookup.clone(),
+        );
         let mut store = Store::new(&self.engine.inner.wasmtime, state);
         store.limiter(|state| &mut state.limiter);
-        let ticks = limits
+        store.epoch_deadline_trap();
+        self.arm_deadline(&mut store);
+        match self.pre.instantiate(&mut store) {
+            Ok(bindings) => Ok(Live {
+                store,
+                bindings,
+                calls: 0,
+            }),
+            Err(err) => {
+                let failure = Failure(self.explain(&err, store.data()));
+                self.forward_logs(&mut store, account);
+                Err(failure)
+            }
+        }
+    }
+
+    fn arm_deadline(&self, store: &mut Store<HostState>) {
+        let ticks = self
+            .engine
+            .limits()
             .deadline
             .as_millis()
             .div_ceil(super::EPOCH_TICK.as_millis())
             .max(1);
+        // +1: the current tick may be about to end.
         store.set_epoch_deadline(ticks as u64 + 1);
-        store.epoch_deadline_trap();
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|bindings| f(&bindings, &mut store));
-        self.forward_logs(&store, account);
-        result.map_err(|err| Failure(self.explain(&err, store.data())))
+    }
+
+    /// One call on a fresh instance, for `describe`.
+    fn call_once<R>(
+        &self,
+        ctx: &EvalContext,
+        account: &str,
+        f: impl Fn(&super::bindings::Pack, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, Failure> {
+        Session::new(self, ctx, account).call(f)
     }
 
     /// Turn a failed call into a sentence an operator can act on.
@@ -473,10 +331,12 @@ impl Pack {
         format!("the call failed: {}", error_chain(err))
     }
 
-    fn forward_logs(&self, store: &Store<HostState>, account: &str) {
-        let state = store.data();
+    /// Send what the last call logged or printed to the host log, and clear it.
+    fn forward_logs(&self, store: &mut Store<HostState>, account: &str) {
+        let state = store.data_mut();
+        let (logs, dropped, output) = state.take_output();
         let digest = self.short_digest();
-        for line in &state.logs {
+        for line in &logs {
             let message = line.message.as_str();
             match line.level {
                 LogLevel::Trace => {
@@ -496,13 +356,238 @@ impl Pack {
                 }
             }
         }
-        if state.dropped_logs > 0 {
-            tracing::warn!(module = %self.name, module_digest = digest, account, dropped = state.dropped_logs, "pack log lines over the per-call limit were dropped");
+        if dropped > 0 {
+            tracing::warn!(module = %self.name, module_digest = digest, account, dropped, "pack log lines over the per-call limit were dropped");
         }
-        let output = state.output.text();
         if !output.is_empty() {
             tracing::debug!(module = %self.name, module_digest = digest, account, output = %output.trim_end(), "pack wrote to stdout/stderr");
         }
+    }
+}
+
+/// A live store and instance.
+struct Live {
+    store: Store<HostState>,
+    bindings: super::bindings::Pack,
+    calls: usize,
+}
+
+/// The calls of one [`Pack::evaluate`] for one account. The instance is reused from call to
+/// call (a fresh one costs tens of microseconds and faults in new memory pages), replaced after
+/// any failure and every [`RECYCLE_AFTER_CALLS`] calls so leaks in a pack stay bounded.
+struct Session<'p> {
+    pack: &'p Pack,
+    ctx: &'p EvalContext,
+    account: &'p str,
+    live: Option<Live>,
+}
+
+/// Calls one instance serves before it is replaced. 64 batches of 256 resources: leaks get a
+/// bounded lifetime, and the replacement cost stays far below a microsecond per evaluation.
+const RECYCLE_AFTER_CALLS: usize = 64;
+
+impl<'p> Session<'p> {
+    fn new(pack: &'p Pack, ctx: &'p EvalContext, account: &'p str) -> Self {
+        Self {
+            pack,
+            ctx,
+            account,
+            live: None,
+        }
+    }
+
+    /// Run `f` under the limits, on the live instance or a fresh one. A failure on a reused
+    /// instance is retried once on a fresh instance, so state left by earlier calls can never
+    /// turn into an error for this one.
+    fn call<R>(
+        &mut self,
+        f: impl Fn(&super::bindings::Pack, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, Failure> {
+        loop {
+            let reused = self
+                .live
+                .as_ref()
+                .is_some_and(|live| live.calls < RECYCLE_AFTER_CALLS);
+            if !reused {
+                self.live = Some(self.pack.instantiate(self.ctx, self.account)?);
+            }
+            let live = self.live.as_mut().expect("just ensured");
+            self.pack.arm_deadline(&mut live.store);
+            // Explain a failure before the guest's output is forwarded: a panic message is in it.
+            let result = f(&live.bindings, &mut live.store)
+                .map_err(|err| Failure(self.pack.explain(&err, live.store.data())));
+            self.pack.forward_logs(&mut live.store, self.account);
+            match result {
+                Ok(value) => {
+                    live.calls += 1;
+                    return Ok(value);
+                }
+                Err(failure) => {
+                    // A trapped instance cannot be re-entered.
+                    self.live = None;
+                    if !reused {
+                        return Err(failure);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Evaluate `rules` (plan positions) over `members` (subject indices), splitting on failure.
+    fn run(
+        &mut self,
+        plan: &Plan,
+        subjects: &[Subject<'_>],
+        rules: &[usize],
+        members: &[usize],
+        out: &mut Verdicts,
+    ) {
+        match self.attempt(plan, subjects, rules, members) {
+            Ok(verdicts) => out.extend(verdicts),
+            // Several rules: find which one fails by running each on its own.
+            Err(_) if rules.len() > 1 => {
+                for rule in rules {
+                    self.run(plan, subjects, &[*rule], members, out);
+                }
+            }
+            // One rule: run it per resource, up to a budget of failures, so a resource that
+            // makes it trap costs only its own verdict.
+            Err(failure) => {
+                let rule = rules[0];
+                let applicable: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|s| self.pack.applies(plan, rule, subjects[*s].resource_type))
+                    .collect();
+                if applicable.len() == 1 {
+                    out.push((rule, applicable[0], Status::Error, Some(failure.0)));
+                    return;
+                }
+                let budget = self.pack.engine.limits().max_failures_per_rule;
+                let mut failures = 0;
+                let mut last = failure.0;
+                for subject in applicable {
+                    if failures >= budget {
+                        let why = format!(
+                            "not evaluated: the rule failed {failures} times in this batch (last: {last})"
+                        );
+                        out.push((rule, subject, Status::Error, Some(why)));
+                        continue;
+                    }
+                    match self.attempt(plan, subjects, &[rule], &[subject]) {
+                        Ok(verdicts) => out.extend(verdicts),
+                        Err(Failure(why)) => {
+                            failures += 1;
+                            // A timeout costs a whole deadline: never pay it twice per batch.
+                            if why.contains("deadline") {
+                                failures = failures.max(budget);
+                            }
+                            out.push((rule, subject, Status::Error, Some(why.clone())));
+                            last = why;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One guest call of `evaluate-batch`, with its result checked against what was asked.
+    fn attempt(
+        &mut self,
+        plan: &Plan,
+        subjects: &[Subject<'_>],
+        rules: &[usize],
+        members: &[usize],
+    ) -> Result<Verdicts, Failure> {
+        let pack = self.pack;
+        let requests: Vec<wit::RuleRequest<'_>> = rules
+            .iter()
+            .map(|p| {
+                let (index, settings) = &plan.rules[*p];
+                wit::RuleRequest {
+                    rule_id: &pack.rules[*index].id,
+                    settings_json: settings,
+                }
+            })
+            .collect();
+        let resources: Vec<wit::CloudResource<'_>> = members
+            .iter()
+            .map(|s| {
+                let s = &subjects[*s];
+                wit::CloudResource {
+                    id: s.id,
+                    resource_type: s.resource_type,
+                    account_id: s.account_id,
+                    region: s.region,
+                    document: s.document,
+                }
+            })
+            .collect();
+        let outcomes = self.call(|bindings, store| {
+            bindings
+                .palisade_policy_rules()
+                .call_evaluate_batch(store, &requests, &resources)
+        })?;
+
+        // Every applicable pair must get exactly one verdict, and nothing else may come back.
+        // slots[rule * members + resource]: None = not applicable, Some(None) = still missing.
+        let width = members.len();
+        let mut slots: Vec<Option<Option<(Status, Option<String>)>>> =
+            Vec::with_capacity(rules.len() * width);
+        for p in rules {
+            for s in members {
+                let applies = pack.applies(plan, *p, subjects[*s].resource_type);
+                slots.push(applies.then_some(None));
+            }
+        }
+        let expected = slots.iter().filter(|s| s.is_some()).count();
+        if outcomes.len() > expected {
+            return Err(Failure(format!(
+                "the pack returned {} verdicts for {expected} rule/resource pairs",
+                outcomes.len()
+            )));
+        }
+        let max_message = pack.engine.limits().max_message_bytes;
+        for outcome in outcomes {
+            let (ri, si) = (outcome.rule as usize, outcome.resource as usize);
+            let slot = (ri < rules.len() && si < width)
+                .then(|| slots[ri * width + si].as_mut())
+                .flatten()
+                .ok_or_else(|| {
+                    Failure(format!(
+                        "the pack returned a verdict for rule #{ri} on resource #{si}, which it was not asked for"
+                    ))
+                })?;
+            if slot.is_some() {
+                return Err(Failure(format!(
+                    "the pack returned two verdicts for rule #{ri} on resource #{si}"
+                )));
+            }
+            let verdict = outcome.verdict;
+            *slot = Some(match verdict.message {
+                Some(message) if message.len() > max_message => (
+                    Status::Error,
+                    Some(format!(
+                        "the rule returned a {}-byte message, over the limit of {max_message} bytes",
+                        message.len()
+                    )),
+                ),
+                message => (convert_status(verdict.status), message),
+            });
+        }
+        Ok(slots
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, slot)| {
+                let (status, message) = slot?.unwrap_or_else(|| {
+                    (
+                        Status::Error,
+                        Some("the pack returned no verdict for this resource".to_owned()),
+                    )
+                });
+                Some((rules[i / width], members[i % width], status, message))
+            })
+            .collect())
     }
 }
 

@@ -118,6 +118,15 @@ impl host::Host for HostState {
     }
 }
 
+impl HostState {
+    /// Take what the guest logged and printed since the last call, leaving both empty.
+    pub(crate) fn take_output(&mut self) -> (Vec<GuestLog>, usize, String) {
+        let logs = std::mem::take(&mut self.logs);
+        let dropped = std::mem::take(&mut self.dropped_logs);
+        (logs, dropped, self.output.take_text())
+    }
+}
+
 /// Cut `s` to at most `max` bytes on a character boundary.
 pub(crate) fn truncate_utf8(s: &mut String, max: usize) {
     if s.len() > max {
@@ -179,6 +188,14 @@ impl GuestOutput {
     pub(crate) fn text(&self) -> String {
         let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
         String::from_utf8_lossy(&buffer).into_owned()
+    }
+
+    /// Everything kept so far, emptying the buffer.
+    fn take_text(&self) -> String {
+        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        let text = String::from_utf8_lossy(&buffer).into_owned();
+        buffer.clear();
+        text
     }
 }
 

@@ -33,13 +33,6 @@ pub const ROTATION: Rule = Rule::new(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Principal<'a> {
-    #[serde(borrow)]
-    credential_report: Option<CredentialReport<'a>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
 struct CredentialReport<'a> {
     #[serde(borrow, rename = "UserName")]
     user: Option<Cow<'a, str>>,
@@ -54,10 +47,8 @@ struct CredentialReport<'a> {
 fn rotation(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdict> {
     res.require_collected(&["CredentialReport"])?;
     let max_days: i64 = ctx.setting("max-age-days")?;
-    let principal: Principal<'_> = res.parse()?;
-    let report = principal
-        .credential_report
-        .ok_or_else(|| Error::new("the credential report row is missing"))?;
+    let report: Option<CredentialReport<'_>> = res.field("CredentialReport")?;
+    let report = report.ok_or_else(|| Error::new("the credential report row is missing"))?;
     let who = report.user.as_deref().unwrap_or(res.id);
     let keys = [
         (

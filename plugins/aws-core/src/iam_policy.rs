@@ -4,7 +4,6 @@ use std::borrow::Cow;
 
 use palisade_sdk::iam::PolicyDocument;
 use palisade_sdk::{Ctx, Error, Resource, Result, Rule, Severity, Verdict};
-use serde::Deserialize;
 
 pub const DOES_NOT_GRANT_ADMIN_ACCESS: Rule = Rule::new(
     "AWS.IAM.Policy.DoesNotGrantAdminAccess",
@@ -24,28 +23,12 @@ pub const DOES_NOT_GRANT_ADMIN_ACCESS: Rule = Rule::new(
 )
 .references(&["https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege"]);
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Policy<'a> {
-    #[serde(borrow)]
-    policy_name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    policy_document: Option<Cow<'a, str>>,
-}
-
 fn does_not_grant_admin_access(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
     res.require_collected(&["PolicyDocument"])?;
-    let policy: Policy<'_> = res.parse()?;
-    let name = policy
-        .name
-        .as_deref()
-        .or(policy.policy_name.as_deref())
-        .unwrap_or(res.id);
-    let text = policy
-        .policy_document
-        .ok_or_else(|| Error::new(format!("policy {name} has no policy document")))?;
+    let name: Option<Cow<'_, str>> = res.field("Name")?;
+    let name = name.as_deref().unwrap_or(res.id);
+    let text: Option<Cow<'_, str>> = res.field("PolicyDocument")?;
+    let text = text.ok_or_else(|| Error::new(format!("policy {name} has no policy document")))?;
     let document: PolicyDocument = text.parse()?;
     Ok(match document.admin_statement() {
         None => Verdict::Pass,

@@ -1,4 +1,4 @@
-//! S3 bucket rules.
+//! S3 bucket rules. Each reads only the fields it needs (`Resource::field`).
 
 use std::borrow::Cow;
 
@@ -30,15 +30,6 @@ const ALGORITHMS: &[&str] = &["AES256", "aws:kms", "aws:kms:dsse"];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Bucket<'a> {
-    #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    encryption_rules: Option<Vec<EncryptionRule<'a>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
 struct EncryptionRule<'a> {
     #[serde(borrow)]
     apply_server_side_encryption_by_default: Option<SseDefault<'a>>,
@@ -52,10 +43,10 @@ struct SseDefault<'a> {
 
 fn encryption(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
     res.require_collected(&["EncryptionRules"])?;
-    let bucket: Bucket<'_> = res.parse()?;
-    let name = bucket.name.as_deref().unwrap_or(res.id);
-    let algorithms: Vec<&str> = bucket
-        .encryption_rules
+    let name: Option<Cow<'_, str>> = res.field("Name")?;
+    let name = name.as_deref().unwrap_or(res.id);
+    let rules: Option<Vec<EncryptionRule<'_>>> = res.field("EncryptionRules")?;
+    let algorithms: Vec<&str> = rules
         .iter()
         .flatten()
         .filter_map(|rule| rule.apply_server_side_encryption_by_default.as_ref())

@@ -1,9 +1,8 @@
 //! EC2 security group rules.
 
-use palisade_sdk::net::{IpPermission, Protocol, ip_permissions};
+use palisade_sdk::net::{IpPermission, Protocol, parse_ip_permissions};
 use palisade_sdk::{Ctx, Resource, Result, Rule, Severity, Verdict};
-use serde::Deserialize;
-use serde_json::Value;
+use std::borrow::Cow;
 
 pub const ADMINISTRATIVE_INGRESS: Rule = Rule::new(
     "AWS.SecurityGroup.AdministrativeIngress",
@@ -27,32 +26,17 @@ pub const ADMINISTRATIVE_INGRESS: Rule = Rule::new(
 /// Remote administration ports and what listens there.
 const ADMIN_PORTS: &[(u16, &str)] = &[(22, "SSH"), (3389, "RDP")];
 
-/// Only the ingress rules are built as JSON values; the rest of the document is skipped.
-#[derive(Deserialize)]
-struct Group {
-    /// The model's envelope `Name`; raw EC2 shapes call it `GroupName`.
-    #[serde(rename = "Name")]
-    name: Option<String>,
-    #[serde(rename = "GroupName")]
-    group_name: Option<String>,
-    #[serde(rename = "IpPermissions")]
-    ingress: Option<Value>,
-}
-
 fn administrative_ingress(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
     res.require_collected(&["IpPermissions"])?;
-    let group: Group = res.parse()?;
-    let name = group
-        .name
-        .as_deref()
-        .or(group.group_name.as_deref())
-        .unwrap_or(res.id);
-    let Some(ingress) = &group.ingress else {
-        return Ok(Verdict::Pass);
+    // The model's envelope `Name`; raw EC2 shapes call it `GroupName`.
+    let name: Option<Cow<'_, str>> = match res.field("Name")? {
+        Some(name) => Some(name),
+        None => res.field("GroupName")?,
     };
+    let name = name.as_deref().unwrap_or(res.id);
+    let ingress = parse_ip_permissions(res.raw_field("IpPermissions")?.unwrap_or("null"))?;
     let mut failures = Vec::new();
-    for permission in ip_permissions(ingress) {
-        let permission: IpPermission<'_> = permission?;
+    for permission in &ingress {
         for &(port, service) in ADMIN_PORTS {
             if !permission.covers_port(Protocol::Tcp, port) {
                 continue;
@@ -60,7 +44,7 @@ fn administrative_ingress(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict>
             for cidr in permission.world_cidrs() {
                 failures.push(format!(
                     "security group {name} allows {service} (port {port}) from {cidr} via {}",
-                    describe(&permission)
+                    describe(permission)
                 ));
             }
         }

@@ -42,6 +42,7 @@ pub mod net;
 mod resource;
 mod rule;
 pub mod runtime;
+mod scan;
 pub mod time;
 
 pub use context::{Ctx, Host, LogLevel};

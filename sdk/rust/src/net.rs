@@ -8,9 +8,12 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::json::{get_array, get_str};
+use crate::json::get_str;
 
 /// An error from parsing a network value: a CIDR block, an IP protocol, or an `IpPermission`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -323,19 +326,33 @@ impl fmt::Display for Protocol {
 ///  "PrefixListIds": [{"PrefixListId": "pl-63a5400a"}],
 ///  "UserIdGroupPairs": [{"GroupId": "sg-0123456789abcdef0"}]}
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpPermission<'a> {
-    value: &'a Value,
     protocol: Protocol,
     from_port: Option<i64>,
     to_port: Option<i64>,
+    ipv4: Vec<Cow<'a, str>>,
+    ipv6: Vec<Cow<'a, str>>,
+    prefix_lists: Vec<Cow<'a, str>>,
+    /// `GroupId` of each `UserIdGroupPairs` entry (`None` when a pair names only a group name).
+    group_pairs: Vec<Option<Cow<'a, str>>>,
 }
 
 /// Shared empty slice for absent lists.
 const NO_VALUES: &[Value] = &[];
 
+fn check_port(field: &'static str, port: Option<i64>) -> Result<Option<i64>, NetError> {
+    match port {
+        Some(p) if !(-1..=65535).contains(&p) => Err(NetError::InvalidPermission {
+            field,
+            reason: format!("must be an integer -1..65535, got {p}"),
+        }),
+        other => Ok(other),
+    }
+}
+
 impl<'a> IpPermission<'a> {
-    /// Validates and wraps one `IpPermission` object.
+    /// Validates and reads one `IpPermission` object.
     ///
     /// Errors when `value` is not an object, `IpProtocol` is missing or not a valid protocol,
     /// `FromPort`/`ToPort` are present but not integers in `-1..=65535`, or `IpRanges`,
@@ -370,8 +387,8 @@ impl<'a> IpPermission<'a> {
         let port = |field: &'static str| match value.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => match v.as_i64() {
-                Some(p) if (-1..=65535).contains(&p) => Ok(Some(p)),
-                _ => Err(invalid(
+                Some(p) => check_port(field, Some(p)),
+                None => Err(invalid(
                     field,
                     format!("must be an integer -1..65535, got {v}"),
                 )),
@@ -379,33 +396,33 @@ impl<'a> IpPermission<'a> {
         };
         let from_port = port("FromPort")?;
         let to_port = port("ToPort")?;
-        for field in [
-            "IpRanges",
-            "Ipv6Ranges",
-            "PrefixListIds",
-            "UserIdGroupPairs",
-        ] {
-            match value.get(field) {
-                None | Some(Value::Null | Value::Array(_)) => {}
-                Some(other) => {
-                    return Err(invalid(
-                        field,
-                        format!("must be an array, got {}", kind(other)),
-                    ));
-                }
-            }
-        }
+        let list = |field: &'static str| match value.get(field) {
+            None | Some(Value::Null) => Ok(NO_VALUES),
+            Some(Value::Array(items)) => Ok(items.as_slice()),
+            Some(other) => Err(invalid(
+                field,
+                format!("must be an array, got {}", kind(other)),
+            )),
+        };
+        let strings =
+            |field: &'static str, key: &'static str| -> Result<Vec<Cow<'a, str>>, NetError> {
+                Ok(list(field)?
+                    .iter()
+                    .filter_map(|item| get_str(item, &[key]).map(Cow::Borrowed))
+                    .collect())
+            };
         Ok(IpPermission {
-            value,
             protocol,
             from_port,
             to_port,
+            ipv4: strings("IpRanges", "CidrIp")?,
+            ipv6: strings("Ipv6Ranges", "CidrIpv6")?,
+            prefix_lists: strings("PrefixListIds", "PrefixListId")?,
+            group_pairs: list("UserIdGroupPairs")?
+                .iter()
+                .map(|pair| get_str(pair, &["GroupId"]).map(Cow::Borrowed))
+                .collect(),
         })
-    }
-
-    /// The underlying JSON object.
-    pub fn value(&self) -> &'a Value {
-        self.value
     }
 
     /// The rule's protocol (`IpProtocol`).
@@ -452,43 +469,32 @@ impl<'a> IpPermission<'a> {
         self.port_range().is_some_and(|range| range.contains(port))
     }
 
-    fn list(&self, field: &str) -> &'a [Value] {
-        get_array(self.value, &[field]).map_or(NO_VALUES, Vec::as_slice)
-    }
-
-    fn strings(&self, list: &str, field: &'static str) -> impl Iterator<Item = &'a str> + use<'a> {
-        self.list(list)
-            .iter()
-            .filter_map(move |item| get_str(item, &[field]))
-    }
-
     /// The IPv4 (`IpRanges[].CidrIp`) then IPv6 (`Ipv6Ranges[].CidrIpv6`) source/destination
     /// blocks, as written. Entries without a string CIDR are skipped.
-    pub fn cidrs(&self) -> impl Iterator<Item = &'a str> + use<'a> {
-        self.strings("IpRanges", "CidrIp")
-            .chain(self.strings("Ipv6Ranges", "CidrIpv6"))
+    pub fn cidrs(&self) -> impl Iterator<Item = &str> {
+        self.ipv4.iter().chain(&self.ipv6).map(|c| c.as_ref())
     }
 
     /// The blocks from [`cidrs`](Self::cidrs) that are open to the whole internet
     /// (see [`is_world_cidr`]).
-    pub fn world_cidrs(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+    pub fn world_cidrs(&self) -> impl Iterator<Item = &str> {
         self.cidrs().filter(|cidr| is_world_cidr(cidr))
     }
 
     /// The managed prefix lists referenced (`PrefixListIds[].PrefixListId`).
-    pub fn prefix_list_ids(&self) -> impl Iterator<Item = &'a str> + use<'a> {
-        self.strings("PrefixListIds", "PrefixListId")
+    pub fn prefix_list_ids(&self) -> impl Iterator<Item = &str> {
+        self.prefix_lists.iter().map(|p| p.as_ref())
     }
 
     /// The security groups referenced (`UserIdGroupPairs[].GroupId`).
-    pub fn security_group_ids(&self) -> impl Iterator<Item = &'a str> + use<'a> {
-        self.strings("UserIdGroupPairs", "GroupId")
+    pub fn security_group_ids(&self) -> impl Iterator<Item = &str> {
+        self.group_pairs.iter().flatten().map(|g| g.as_ref())
     }
 
     /// Returns true if the rule references other security groups (`UserIdGroupPairs` is
     /// non-empty, whether the pairs name a `GroupId` or only a `GroupName`).
     pub fn references_security_groups(&self) -> bool {
-        !self.list("UserIdGroupPairs").is_empty()
+        !self.group_pairs.is_empty()
     }
 }
 
@@ -539,10 +545,140 @@ pub fn ip_permissions<'a>(
         .chain(items.iter().map(IpPermission::from_value))
 }
 
+/// The JSON shape of an `IpPermission`, read straight from text without building a
+/// [`Value`] tree (the fast path for rules; [`IpPermission::from_value`] is the same check).
+#[derive(Deserialize)]
+struct RawPermission<'a> {
+    #[serde(rename = "IpProtocol", borrow)]
+    protocol: Option<RawProtocol<'a>>,
+    #[serde(rename = "FromPort")]
+    from_port: Option<i64>,
+    #[serde(rename = "ToPort")]
+    to_port: Option<i64>,
+    #[serde(rename = "IpRanges", borrow)]
+    ipv4: Option<Vec<RawEntry<'a>>>,
+    #[serde(rename = "Ipv6Ranges", borrow)]
+    ipv6: Option<Vec<RawEntry<'a>>>,
+    #[serde(rename = "PrefixListIds", borrow)]
+    prefix_lists: Option<Vec<RawEntry<'a>>>,
+    #[serde(rename = "UserIdGroupPairs", borrow)]
+    group_pairs: Option<Vec<RawEntry<'a>>>,
+}
+
+/// One entry of a list: whichever of the id fields it carries.
+#[derive(Deserialize)]
+struct RawEntry<'a> {
+    #[serde(
+        rename = "CidrIp",
+        alias = "CidrIpv6",
+        alias = "PrefixListId",
+        alias = "GroupId",
+        borrow,
+        default
+    )]
+    id: Option<Cow<'a, str>>,
+}
+
+/// `IpProtocol` as a string (`"tcp"`, `"-1"`, `"6"`) or a bare number.
+enum RawProtocol<'a> {
+    Text(Cow<'a, str>),
+    Number(u64),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawProtocol<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = RawProtocol<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a protocol name or number")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(RawProtocol::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawProtocol::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(RawProtocol::Number(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Err(E::custom(format!("{v} is not a known protocol")))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<'a> RawPermission<'a> {
+    fn into_permission(self) -> Result<IpPermission<'a>, NetError> {
+        let invalid = |field, reason: String| NetError::InvalidPermission { field, reason };
+        let protocol = match self.protocol {
+            None => return Err(invalid("IpProtocol", "is missing".to_owned())),
+            Some(RawProtocol::Text(s)) => Protocol::parse(&s)
+                .map_err(|_| invalid("IpProtocol", format!("{s:?} is not a known protocol")))?,
+            Some(RawProtocol::Number(n)) => u8::try_from(n)
+                .map(Protocol::from_number)
+                .map_err(|_| invalid("IpProtocol", format!("{n} is not a known protocol")))?,
+        };
+        let ids = |list: Option<Vec<RawEntry<'a>>>| -> Vec<Cow<'a, str>> {
+            list.into_iter().flatten().filter_map(|e| e.id).collect()
+        };
+        Ok(IpPermission {
+            protocol,
+            from_port: check_port("FromPort", self.from_port)?,
+            to_port: check_port("ToPort", self.to_port)?,
+            ipv4: ids(self.ipv4),
+            ipv6: ids(self.ipv6),
+            prefix_lists: ids(self.prefix_lists),
+            group_pairs: self
+                .group_pairs
+                .into_iter()
+                .flatten()
+                .map(|e| e.id)
+                .collect(),
+        })
+    }
+}
+
+/// Parses a JSON array of `IpPermission`s from text (e.g. a security group's
+/// `IpPermissions` field as [`Resource::raw_field`](crate::Resource::raw_field) returns it),
+/// without building a [`Value`] tree. `null` is an empty list.
+pub fn parse_ip_permissions(text: &str) -> Result<Vec<IpPermission<'_>>, NetError> {
+    let raw: Option<Vec<RawPermission<'_>>> =
+        serde_json::from_str(text).map_err(|e| NetError::InvalidPermission {
+            field: "IpPermissions",
+            reason: e.to_string(),
+        })?;
+    raw.into_iter()
+        .flatten()
+        .map(RawPermission::into_permission)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn text_and_value_paths_agree() {
+        let sg = security_group();
+        for key in ["IpPermissions", "IpPermissionsEgress"] {
+            let text = sg[key].to_string();
+            let from_text = parse_ip_permissions(&text).unwrap();
+            let from_value: Vec<_> = ip_permissions(&sg[key]).map(Result::unwrap).collect();
+            assert_eq!(from_text, from_value, "{key}");
+        }
+        assert!(parse_ip_permissions("null").unwrap().is_empty());
+        assert!(parse_ip_permissions(r#"[{"FromPort": 22}]"#).is_err());
+        assert!(parse_ip_permissions(r#"[{"IpProtocol": "tcp", "FromPort": 70000}]"#).is_err());
+        assert!(parse_ip_permissions(r#"[{"IpProtocol": "bogus"}]"#).is_err());
+        assert!(parse_ip_permissions(r#"{"IpProtocol": "tcp"}"#).is_err());
+        let numeric =
+            parse_ip_permissions(r#"[{"IpProtocol": 6, "FromPort": 22, "ToPort": 22}]"#).unwrap();
+        assert!(numeric[0].covers_port(Protocol::Tcp, 22));
+    }
 
     fn cidr(s: &str) -> Cidr {
         Cidr::parse(s).unwrap_or_else(|e| panic!("{e}"))
@@ -863,7 +999,6 @@ mod tests {
 
         assert_eq!(mysql.prefix_list_ids().collect::<Vec<_>>(), ["pl-63a5400a"]);
         assert_eq!(mysql.cidrs().count(), 0);
-        assert!(std::ptr::eq(mysql.value(), &sg["IpPermissions"][4]));
 
         let egress: Vec<_> = ip_permissions(&sg["IpPermissionsEgress"]).collect();
         assert_eq!(egress.len(), 1);

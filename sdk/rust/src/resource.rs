@@ -1,11 +1,14 @@
 //! A resource document as a rule sees it: typed envelope fields plus lazy access to the JSON.
-//! Parsing happens at most once per resource and only when a rule asks for it.
+//! The document is scanned once, into an index of its top-level fields, and a field is parsed
+//! only when a rule reads it; every rule evaluating the same resource shares both.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::scan::top_level_fields;
 
 use crate::{Error, Result, deep_get};
 
@@ -21,6 +24,7 @@ pub struct Resource<'a> {
     pub region: &'a str,
     /// The document as JSON text.
     pub raw: &'a str,
+    fields: OnceCell<std::result::Result<Vec<(Cow<'a, str>, &'a str)>, String>>,
     parsed: OnceCell<std::result::Result<Value, String>>,
 }
 
@@ -38,12 +42,41 @@ impl<'a> Resource<'a> {
             account_id,
             region,
             raw,
+            fields: OnceCell::new(),
             parsed: OnceCell::new(),
         }
     }
 
+    fn fields(&self) -> Result<&[(Cow<'a, str>, &'a str)]> {
+        self.fields
+            .get_or_init(|| top_level_fields(self.raw).map_err(|e| e.to_string()))
+            .as_ref()
+            .map(Vec::as_slice)
+            .map_err(|e| Error::new(format!("resource document is not a valid JSON object: {e}")))
+    }
+
+    /// The JSON text of top-level field `name`, or `None` when the document has no such key.
+    pub fn raw_field(&self, name: &str) -> Result<Option<&'a str>> {
+        Ok(self
+            .fields()?
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| *v))
+    }
+
+    /// Top-level field `name` deserialized as `T`; a missing key reads as JSON `null`, so
+    /// `Option<_>` fields see `None` for both. Only this field's text is parsed.
+    pub fn field<T: Deserialize<'a>>(&self, name: &str) -> Result<T> {
+        let text = self.raw_field(name)?.unwrap_or("null");
+        serde_json::from_str(text).map_err(|e| {
+            Error::new(format!(
+                "field {name} does not have the expected shape: {e}"
+            ))
+        })
+    }
+
     /// The whole document as a JSON value, parsed on first use and shared by every rule that
-    /// evaluates this resource.
+    /// evaluates this resource. Prefer [`Resource::field`] on hot paths.
     pub fn doc(&self) -> Result<&Value> {
         self.parsed
             .get_or_init(|| serde_json::from_str(self.raw).map_err(|e| e.to_string()))
@@ -56,8 +89,7 @@ impl<'a> Resource<'a> {
         Ok(deep_get(self.doc()?, path))
     }
 
-    /// Deserialize the document into a typed view that names only the fields a rule reads.
-    /// Faster than [`Resource::doc`] for a single rule: unknown fields are skipped, not built.
+    /// Deserialize the whole document into a typed view that names the fields a rule reads.
     pub fn parse<T: Deserialize<'a>>(&self) -> Result<T> {
         serde_json::from_str(self.raw).map_err(|e| {
             Error::new(format!(
@@ -70,49 +102,23 @@ impl<'a> Resource<'a> {
     /// `CollectionErrors` map, field name to reason). A rule calls this before reading a field it
     /// depends on, so "could not read" never looks like "not configured".
     pub fn require_collected(&self, fields: &[&str]) -> Result<()> {
-        #[derive(Deserialize)]
-        struct Envelope<'b> {
-            #[serde(rename = "CollectionErrors", borrow, default)]
-            errors: Option<HashMap<&'b str, Value>>,
-        }
-        // Cheap path: most documents carry no errors at all.
-        if !self.raw.contains("\"CollectionErrors\"") {
+        let Some(raw) = self.raw_field("CollectionErrors")? else {
             return Ok(());
-        }
-        let errors = match self.parsed.get() {
-            Some(Ok(doc)) => doc
-                .get("CollectionErrors")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    fields
-                        .iter()
-                        .filter_map(|f| m.get(*f).map(|why| (*f, why.clone())))
-                        .collect::<Vec<_>>()
-                }),
-            _ => serde_json::from_str::<Envelope<'_>>(self.raw)
-                .ok()
-                .and_then(|e| e.errors)
-                .map(|m| {
-                    fields
-                        .iter()
-                        .filter_map(|f| m.get(f).map(|why| (*f, why.clone())))
-                        .collect::<Vec<_>>()
-                }),
         };
-        match errors
-            .unwrap_or_default()
-            .into_iter()
-            .find(|(_, why)| !why.is_null())
-        {
-            None => Ok(()),
-            Some((field, why)) => {
-                let why = why
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| why.to_string());
-                Err(Error::new(format!("{field} was not collected: {why}")))
+        let errors: Option<std::collections::HashMap<&str, Value>> = serde_json::from_str(raw)
+            .map_err(|e| {
+                Error::new(format!("CollectionErrors is not an object of reasons: {e}"))
+            })?;
+        for field in fields {
+            match errors.as_ref().and_then(|m| m.get(field)) {
+                None | Some(Value::Null) => {}
+                Some(Value::String(why)) => {
+                    return Err(Error::new(format!("{field} was not collected: {why}")));
+                }
+                Some(why) => return Err(Error::new(format!("{field} was not collected: {why}"))),
             }
         }
+        Ok(())
     }
 }
 
@@ -132,6 +138,7 @@ mod tests {
         let bad = res("{not json");
         let err = bad.doc().unwrap_err();
         assert!(err.message().contains("not valid JSON"), "{err}");
+        assert!(bad.field::<Option<String>>("Name").is_err());
     }
 
     #[test]
@@ -144,6 +151,23 @@ mod tests {
         let r = res(r#"{"Name": "b", "Huge": [1, 2, {"x": "y"}]}"#);
         assert_eq!(r.parse::<View<'_>>().unwrap().name, "b");
         assert!(res(r#"{"Name": 5}"#).parse::<View<'_>>().is_err());
+    }
+
+    #[test]
+    fn fields_are_read_one_at_a_time_and_missing_reads_as_null() {
+        let r = res(r#"{"Name": "b", "Tags": {"a": "1"}, "Versioning": null, "N": 3}"#);
+        assert_eq!(r.field::<Option<&str>>("Name").unwrap(), Some("b"));
+        assert_eq!(r.field::<Option<String>>("Versioning").unwrap(), None);
+        assert_eq!(r.field::<Option<String>>("Missing").unwrap(), None);
+        assert!(r.raw_field("Missing").unwrap().is_none());
+        assert_eq!(r.raw_field("Tags").unwrap().unwrap(), r#"{"a": "1"}"#);
+        let err = r.field::<String>("N").unwrap_err();
+        assert!(
+            err.message()
+                .starts_with("field N does not have the expected shape"),
+            "{err}"
+        );
+        assert!(res("[1, 2]").field::<Option<String>>("Name").is_err());
     }
 
     #[test]
