@@ -69,7 +69,7 @@ impl Default for Limits {
 
 /// A guest asked for more linear memory than [`Limits::memory_bytes`].
 #[derive(Debug, thiserror::Error)]
-#[error("memory limit exceeded: asked for {requested} bytes, the limit is {limit}")]
+#[error("asked for {requested} bytes of memory, over the limit of {limit}")]
 pub struct MemoryLimitExceeded {
     pub requested: usize,
     pub limit: usize,
@@ -77,7 +77,7 @@ pub struct MemoryLimitExceeded {
 
 /// A guest asked for a table larger than [`Limits::max_table_elements`].
 #[derive(Debug, thiserror::Error)]
-#[error("table limit exceeded: asked for {requested} elements, the limit is {limit}")]
+#[error("asked for a table of {requested} elements, over the limit of {limit}")]
 pub struct TableLimitExceeded {
     pub requested: usize,
     pub limit: usize,

@@ -211,27 +211,34 @@ impl Pack {
         ctx: &EvalContext,
         subjects: &[Subject<'_>],
     ) -> Vec<Evaluation> {
-        // Lookups are scoped to one account, so a call only ever carries one account.
-        let mut accounts: Vec<(&str, Vec<usize>)> = Vec::new();
+        // A call carries one account (lookups are scoped to it) and one resource type (the
+        // rules of a call all apply to every document in it).
+        let mut groups: Vec<((&str, &str), Vec<usize>)> = Vec::new();
         for (i, subject) in subjects.iter().enumerate() {
-            let applies = plan
-                .rules
-                .iter()
-                .any(|(r, _)| self.rules[*r].applies_to(subject.resource_type));
-            if !applies {
-                continue;
-            }
-            match accounts.iter_mut().find(|(a, _)| *a == subject.account_id) {
+            let key = (subject.account_id, subject.resource_type);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, members)) => members.push(i),
-                None => accounts.push((subject.account_id, vec![i])),
+                None => groups.push((key, vec![i])),
             }
         }
-        let all_rules: Vec<usize> = (0..plan.rules.len()).collect();
+        groups.sort_by_key(|((account, _), _)| *account);
+        let batch_size = self.engine.limits().batch_size.max(1);
         let mut verdicts = Verdicts::new();
-        for (account, members) in &accounts {
-            let mut session = Session::new(self, ctx, account);
-            for chunk in members.chunks(self.engine.limits().batch_size.max(1)) {
-                session.run(plan, subjects, &all_rules, chunk, &mut verdicts);
+        let mut session: Option<Session<'_>> = None;
+        for ((account, resource_type), members) in &groups {
+            let rules: Vec<usize> = (0..plan.rules.len())
+                .filter(|p| self.applies(plan, *p, resource_type))
+                .collect();
+            if rules.is_empty() {
+                continue;
+            }
+            // One instance per account, reused across its resource types.
+            if session.as_ref().is_none_or(|s| s.account != *account) {
+                session = Some(Session::new(self, ctx, account));
+            }
+            let session = session.as_mut().expect("just ensured");
+            for chunk in members.chunks(batch_size) {
+                session.run(plan, subjects, resource_type, &rules, chunk, &mut verdicts);
             }
         }
         let mut out: Vec<Evaluation> = verdicts
@@ -433,40 +440,37 @@ impl<'p> Session<'p> {
         }
     }
 
-    /// Evaluate `rules` (plan positions) over `members` (subject indices), splitting on failure.
+    /// Evaluate `rules` (plan positions, all applying to `resource_type`) over `members`
+    /// (subject indices of that type), splitting on failure.
     fn run(
         &mut self,
         plan: &Plan,
         subjects: &[Subject<'_>],
+        resource_type: &str,
         rules: &[usize],
         members: &[usize],
         out: &mut Verdicts,
     ) {
-        match self.attempt(plan, subjects, rules, members) {
+        match self.attempt(plan, subjects, resource_type, rules, members) {
             Ok(verdicts) => out.extend(verdicts),
             // Several rules: find which one fails by running each on its own.
             Err(_) if rules.len() > 1 => {
                 for rule in rules {
-                    self.run(plan, subjects, &[*rule], members, out);
+                    self.run(plan, subjects, resource_type, &[*rule], members, out);
                 }
             }
             // One rule: run it per resource, up to a budget of failures, so a resource that
             // makes it trap costs only its own verdict.
             Err(failure) => {
                 let rule = rules[0];
-                let applicable: Vec<usize> = members
-                    .iter()
-                    .copied()
-                    .filter(|s| self.pack.applies(plan, rule, subjects[*s].resource_type))
-                    .collect();
-                if applicable.len() == 1 {
-                    out.push((rule, applicable[0], Status::Error, Some(failure.0)));
+                if members.len() == 1 {
+                    out.push((rule, members[0], Status::Error, Some(failure.0)));
                     return;
                 }
                 let budget = self.pack.engine.limits().max_failures_per_rule;
                 let mut failures = 0;
                 let mut last = failure.0;
-                for subject in applicable {
+                for &subject in members {
                     if failures >= budget {
                         let why = format!(
                             "not evaluated: the rule failed {failures} times in this batch (last: {last})"
@@ -474,7 +478,7 @@ impl<'p> Session<'p> {
                         out.push((rule, subject, Status::Error, Some(why)));
                         continue;
                     }
-                    match self.attempt(plan, subjects, &[rule], &[subject]) {
+                    match self.attempt(plan, subjects, resource_type, &[rule], &[subject]) {
                         Ok(verdicts) => out.extend(verdicts),
                         Err(Failure(why)) => {
                             failures += 1;
@@ -496,6 +500,7 @@ impl<'p> Session<'p> {
         &mut self,
         plan: &Plan,
         subjects: &[Subject<'_>],
+        resource_type: &str,
         rules: &[usize],
         members: &[usize],
     ) -> Result<Verdicts, Failure> {
@@ -510,57 +515,38 @@ impl<'p> Session<'p> {
                 }
             })
             .collect();
-        let resources: Vec<wit::CloudResource<'_>> = members
-            .iter()
-            .map(|s| {
-                let s = &subjects[*s];
-                wit::CloudResource {
-                    id: s.id,
-                    resource_type: s.resource_type,
-                    account_id: s.account_id,
-                    region: s.region,
-                    document: s.document,
-                }
-            })
-            .collect();
+        let documents: Vec<&str> = members.iter().map(|s| subjects[*s].document).collect();
         let outcomes = self.call(|bindings, store| {
-            bindings
-                .palisade_policy_rules()
-                .call_evaluate_batch(store, &requests, &resources)
+            bindings.palisade_policy_rules().call_evaluate_batch(
+                &mut *store,
+                &requests,
+                resource_type,
+                &documents,
+            )
         })?;
 
-        // Every applicable pair must get exactly one verdict, and nothing else may come back.
-        // slots[rule * members + resource]: None = not applicable, Some(None) = still missing.
+        // Exactly one verdict per (rule, document) pair, and nothing else.
         let width = members.len();
-        let mut slots: Vec<Option<Option<(Status, Option<String>)>>> =
-            Vec::with_capacity(rules.len() * width);
-        for p in rules {
-            for s in members {
-                let applies = pack.applies(plan, *p, subjects[*s].resource_type);
-                slots.push(applies.then_some(None));
-            }
-        }
-        let expected = slots.iter().filter(|s| s.is_some()).count();
+        let expected = rules.len() * width;
         if outcomes.len() > expected {
             return Err(Failure(format!(
                 "the pack returned {} verdicts for {expected} rule/resource pairs",
                 outcomes.len()
             )));
         }
+        let mut slots: Vec<Option<(Status, Option<String>)>> = vec![None; expected];
         let max_message = pack.engine.limits().max_message_bytes;
         for outcome in outcomes {
-            let (ri, si) = (outcome.rule as usize, outcome.resource as usize);
-            let slot = (ri < rules.len() && si < width)
-                .then(|| slots[ri * width + si].as_mut())
-                .flatten()
-                .ok_or_else(|| {
-                    Failure(format!(
-                        "the pack returned a verdict for rule #{ri} on resource #{si}, which it was not asked for"
-                    ))
-                })?;
+            let (ri, di) = (outcome.rule as usize, outcome.document as usize);
+            if ri >= rules.len() || di >= width {
+                return Err(Failure(format!(
+                    "the pack returned a verdict for rule #{ri} on document #{di}, which it was not asked for"
+                )));
+            }
+            let slot = &mut slots[ri * width + di];
             if slot.is_some() {
                 return Err(Failure(format!(
-                    "the pack returned two verdicts for rule #{ri} on resource #{si}"
+                    "the pack returned two verdicts for rule #{ri} on document #{di}"
                 )));
             }
             let verdict = outcome.verdict;
@@ -578,14 +564,14 @@ impl<'p> Session<'p> {
         Ok(slots
             .into_iter()
             .enumerate()
-            .filter_map(|(i, slot)| {
-                let (status, message) = slot?.unwrap_or_else(|| {
+            .map(|(i, slot)| {
+                let (status, message) = slot.unwrap_or_else(|| {
                     (
                         Status::Error,
                         Some("the pack returned no verdict for this resource".to_owned()),
                     )
                 });
-                Some((rules[i / width], members[i % width], status, message))
+                (rules[i / width], members[i % width], status, message)
             })
             .collect())
     }

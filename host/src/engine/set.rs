@@ -86,7 +86,7 @@ impl PackSet {
             .map(|pack| {
                 pack.plan(
                     |rule| match selected {
-                        Some(ids) => ids.iter().any(|id| *id == rule.id),
+                        Some(ids) => ids.contains(&rule.id),
                         None => include_disabled || rule.default_enabled,
                     },
                     settings,
@@ -123,15 +123,5 @@ impl PackSet {
         }
         out.sort_by_key(|(pi, e)| (e.subject, *pi));
         out.into_iter().map(|(_, e)| e).collect()
-    }
-}
-
-/// Convenience for callers that hold an [`Arc<Pack>`] list and want an empty settings map.
-impl Default for PackSet {
-    fn default() -> Self {
-        Self {
-            packs: Vec::new(),
-            owners: HashMap::new(),
-        }
     }
 }

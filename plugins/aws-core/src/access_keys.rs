@@ -49,7 +49,8 @@ fn rotation(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdict> {
     let max_days: i64 = ctx.setting("max-age-days")?;
     let report: Option<CredentialReport<'_>> = res.field("CredentialReport")?;
     let report = report.ok_or_else(|| Error::new("the credential report row is missing"))?;
-    let who = report.user.as_deref().unwrap_or(res.id);
+    let id = res.id();
+    let who = report.user.as_deref().unwrap_or(&id);
     let keys = [
         (
             1,

@@ -26,7 +26,8 @@ pub const DOES_NOT_GRANT_ADMIN_ACCESS: Rule = Rule::new(
 fn does_not_grant_admin_access(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
     res.require_collected(&["PolicyDocument"])?;
     let name: Option<Cow<'_, str>> = res.field("Name")?;
-    let name = name.as_deref().unwrap_or(res.id);
+    let id = res.id();
+    let name = name.as_deref().unwrap_or(&id);
     let text: Option<Cow<'_, str>> = res.field("PolicyDocument")?;
     let text = text.ok_or_else(|| Error::new(format!("policy {name} has no policy document")))?;
     let document: PolicyDocument = text.parse()?;

@@ -44,7 +44,8 @@ struct SseDefault<'a> {
 fn encryption(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
     res.require_collected(&["EncryptionRules"])?;
     let name: Option<Cow<'_, str>> = res.field("Name")?;
-    let name = name.as_deref().unwrap_or(res.id);
+    let id = res.id();
+    let name = name.as_deref().unwrap_or(&id);
     let rules: Option<Vec<EncryptionRule<'_>>> = res.field("EncryptionRules")?;
     let algorithms: Vec<&str> = rules
         .iter()

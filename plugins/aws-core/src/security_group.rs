@@ -33,7 +33,8 @@ fn administrative_ingress(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict>
         Some(name) => Some(name),
         None => res.field("GroupName")?,
     };
-    let name = name.as_deref().unwrap_or(res.id);
+    let id = res.id();
+    let name = name.as_deref().unwrap_or(&id);
     let ingress = parse_ip_permissions(res.raw_field("IpPermissions")?.unwrap_or("null"))?;
     let mut failures = Vec::new();
     for permission in &ingress {

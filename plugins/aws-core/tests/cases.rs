@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use palisade_aws_core::RULES;
-use palisade_sdk::runtime::{StaticHost, cloud_resource, evaluate};
+use palisade_sdk::runtime::{StaticHost, evaluate};
 use palisade_sdk::time::parse_rfc3339;
 use palisade_sdk::wit::{RuleRequest, Status};
 use serde::Deserialize;
@@ -88,7 +88,8 @@ fn run(case: &Case) -> Result<(), String> {
     let verdict = evaluate(
         RULES,
         &request,
-        &cloud_resource(&case.resource),
+        resource_type,
+        &case.resource.to_string(),
         &StaticHost::at(now),
     );
     let message = verdict.message.as_deref();

@@ -71,8 +71,7 @@ pub use wit_bindgen as __wit_bindgen;
 /// The WIT records as Rust types, for code that drives a pack natively (tests, benchmarks).
 pub mod wit {
     pub use crate::bindings::palisade::policy::types::{
-        CloudResource, Instant, Outcome, RuleInfo, RuleRequest, Setting, SettingKind, Severity,
-        Status, Verdict,
+        Instant, Outcome, RuleInfo, RuleRequest, Setting, SettingKind, Severity, Status, Verdict,
     };
 }
 
@@ -97,24 +96,28 @@ macro_rules! export_pack {
 
                 fn evaluate(
                     rule: __wit::RuleRequest,
-                    resource: __wit::CloudResource,
+                    resource_type: ::std::string::String,
+                    document: ::std::string::String,
                 ) -> __wit::Verdict {
                     $crate::runtime::evaluate(
                         $rules,
                         &rule,
-                        &resource,
+                        &resource_type,
+                        &document,
                         &$crate::runtime::ImportedHost,
                     )
                 }
 
                 fn evaluate_batch(
                     rules: ::std::vec::Vec<__wit::RuleRequest>,
-                    resources: ::std::vec::Vec<__wit::CloudResource>,
+                    resource_type: ::std::string::String,
+                    documents: ::std::vec::Vec<::std::string::String>,
                 ) -> ::std::vec::Vec<__wit::Outcome> {
                     $crate::runtime::evaluate_batch(
                         $rules,
                         &rules,
-                        &resources,
+                        &resource_type,
+                        &documents,
                         &$crate::runtime::ImportedHost,
                     )
                 }

@@ -12,35 +12,24 @@ use crate::scan::top_level_fields;
 
 use crate::{Error, Result, deep_get};
 
+/// Top-level fields in document order: (key, value as JSON text).
+type Fields<'a> = Vec<(Cow<'a, str>, &'a str)>;
+
 /// One resource document under evaluation.
 pub struct Resource<'a> {
-    /// `ResourceId`: the ARN where AWS has one.
-    pub id: &'a str,
     /// `ResourceType`, e.g. `AWS.S3.Bucket`.
     pub resource_type: &'a str,
-    /// `AccountId`.
-    pub account_id: &'a str,
-    /// `Region`, or `global`.
-    pub region: &'a str,
     /// The document as JSON text.
     pub raw: &'a str,
-    fields: OnceCell<std::result::Result<Vec<(Cow<'a, str>, &'a str)>, String>>,
+    fields: OnceCell<std::result::Result<Fields<'a>, String>>,
     parsed: OnceCell<std::result::Result<Value, String>>,
 }
 
 impl<'a> Resource<'a> {
-    pub fn new(
-        id: &'a str,
-        resource_type: &'a str,
-        account_id: &'a str,
-        region: &'a str,
-        raw: &'a str,
-    ) -> Self {
+    /// A resource of `resource_type` whose document is the JSON text `raw`.
+    pub fn new(resource_type: &'a str, raw: &'a str) -> Self {
         Self {
-            id,
             resource_type,
-            account_id,
-            region,
             raw,
             fields: OnceCell::new(),
             parsed: OnceCell::new(),
@@ -62,6 +51,35 @@ impl<'a> Resource<'a> {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| *v))
+    }
+
+    /// A top-level string field as text: borrowed when it has no escapes, `""` when absent,
+    /// null, not a string, or unreadable. For envelope fields every document carries.
+    fn envelope(&self, name: &str) -> Cow<'a, str> {
+        match self.raw_field(name) {
+            Ok(Some(text)) if text.len() >= 2 && text.starts_with('"') && !text.contains('\\') => {
+                Cow::Borrowed(&text[1..text.len() - 1])
+            }
+            Ok(Some(text)) => serde_json::from_str::<String>(text)
+                .map(Cow::Owned)
+                .unwrap_or_default(),
+            _ => Cow::Borrowed(""),
+        }
+    }
+
+    /// `ResourceId`: the ARN where AWS has one.
+    pub fn id(&self) -> Cow<'a, str> {
+        self.envelope("ResourceId")
+    }
+
+    /// `AccountId`, 12 digits.
+    pub fn account_id(&self) -> Cow<'a, str> {
+        self.envelope("AccountId")
+    }
+
+    /// `Region`, or `global`.
+    pub fn region(&self) -> Cow<'a, str> {
+        self.envelope("Region")
     }
 
     /// Top-level field `name` deserialized as `T`; a missing key reads as JSON `null`, so
@@ -127,7 +145,21 @@ mod tests {
     use super::*;
 
     fn res(raw: &str) -> Resource<'_> {
-        Resource::new("id", "AWS.S3.Bucket", "123456789012", "us-east-1", raw)
+        Resource::new("AWS.S3.Bucket", raw)
+    }
+
+    #[test]
+    fn envelope_fields_come_from_the_document() {
+        let r = res(
+            r#"{"ResourceId": "arn:aws:s3:::b", "AccountId": "123456789012", "Region": "eu-west-1"}"#,
+        );
+        assert_eq!(r.id(), "arn:aws:s3:::b");
+        assert_eq!(r.account_id(), "123456789012");
+        assert_eq!(r.region(), "eu-west-1");
+        let escaped = res(r#"{"ResourceId": "a\"b", "Region": null}"#);
+        assert_eq!(escaped.id(), "a\"b");
+        assert_eq!(escaped.region(), "");
+        assert_eq!(res("not json").id(), "");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use crate::time::Timestamp;
-use crate::wit::{CloudResource, Outcome, RuleInfo, RuleRequest, Status};
+use crate::wit::{Outcome, RuleInfo, RuleRequest, Status};
 use crate::{Ctx, Host, LogLevel, Resource, Rule, SettingKind, Severity, Verdict, wit};
 
 /// Messages longer than this are cut (at a character boundary): the host keeps 4 KiB.
@@ -20,88 +20,70 @@ pub fn describe(rules: &[Rule]) -> Vec<RuleInfo> {
     rules.iter().map(rule_info).collect()
 }
 
-/// `rules.evaluate`: one rule on one resource.
+/// `rules.evaluate`: one rule on one document.
 pub fn evaluate(
     rules: &[Rule],
     request: &RuleRequest,
-    resource: &CloudResource,
+    resource_type: &str,
+    document: &str,
     host: &dyn Host,
 ) -> wit::Verdict {
     let Some(rule) = rules.iter().find(|r| r.id == request.rule_id) else {
         return error_verdict(format!("this pack has no rule {}", request.rule_id));
     };
+    if !rule.applies_to(resource_type) {
+        return error_verdict(format!("{} does not apply to {resource_type}", rule.id));
+    }
     let settings = match parse_settings(&request.settings_json) {
         Ok(s) => s,
         Err(message) => return error_verdict(message),
     };
     let ctx = Ctx::new(rule, &settings, host.now(), host);
-    run(rule, &view(resource), &ctx)
+    run(rule, &Resource::new(resource_type, document), &ctx)
 }
 
-/// `rules.evaluate-batch`: every requested rule on every resource it applies to. Each document
-/// is parsed at most once however many rules read it.
-pub fn evaluate_batch(
+/// A requested rule with its parsed settings, or why it cannot run.
+type Prepared<'r> = Result<(&'r Rule, Map<String, Value>), String>;
+
+/// `rules.evaluate-batch`: every requested rule on every document (all of `resource_type`).
+/// Each document is scanned at most once however many rules read it.
+pub fn evaluate_batch<D: AsRef<str>>(
     rules: &[Rule],
     requests: &[RuleRequest],
-    resources: &[CloudResource],
+    resource_type: &str,
+    documents: &[D],
     host: &dyn Host,
 ) -> Vec<Outcome> {
     let now = host.now();
-    let prepared: Vec<(Option<&Rule>, Settings)> = requests
+    let prepared: Vec<Prepared<'_>> = requests
         .iter()
         .map(|req| {
-            let rule = rules.iter().find(|r| r.id == req.rule_id);
-            (rule, parse_settings(&req.settings_json))
+            let rule = rules
+                .iter()
+                .find(|r| r.id == req.rule_id)
+                .ok_or_else(|| format!("this pack has no rule {}", req.rule_id))?;
+            if !rule.applies_to(resource_type) {
+                return Err(format!("{} does not apply to {resource_type}", rule.id));
+            }
+            Ok((rule, parse_settings(&req.settings_json)?))
         })
         .collect();
-    // Resource type -> indices of the requested rules that apply to it.
-    let mut by_type: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut outcomes = Vec::with_capacity(resources.len());
-    for (r_idx, resource) in resources.iter().enumerate() {
-        let applicable = by_type
-            .entry(resource.resource_type.as_str())
-            .or_insert_with(|| {
-                prepared
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, (rule, _))| {
-                        rule.is_some_and(|r| r.applies_to(&resource.resource_type))
-                    })
-                    .map(|(i, _)| i)
-                    .collect()
-            });
-        if applicable.is_empty() {
-            continue;
-        }
-        let doc = view(resource);
-        for &rule_idx in applicable.iter() {
-            let (rule, settings) = &prepared[rule_idx];
-            let rule = rule.expect("only known rules are indexed");
-            let verdict = match settings {
-                Ok(settings) => run(rule, &doc, &Ctx::new(rule, settings, now, host)),
+    let mut outcomes = Vec::with_capacity(documents.len() * requests.len());
+    for (d_idx, document) in documents.iter().enumerate() {
+        let resource = Resource::new(resource_type, document.as_ref());
+        for (r_idx, prepared) in prepared.iter().enumerate() {
+            let verdict = match prepared {
+                Ok((rule, settings)) => run(rule, &resource, &Ctx::new(rule, settings, now, host)),
                 Err(message) => error_verdict(message.clone()),
             };
             outcomes.push(Outcome {
-                rule: rule_idx as u32,
-                resource: r_idx as u32,
+                rule: r_idx as u32,
+                document: d_idx as u32,
                 verdict,
             });
         }
     }
     outcomes
-}
-
-/// A request's settings, or why they could not be parsed.
-type Settings = Result<Map<String, Value>, String>;
-
-fn view(resource: &CloudResource) -> Resource<'_> {
-    Resource::new(
-        &resource.id,
-        &resource.resource_type,
-        &resource.account_id,
-        &resource.region,
-        &resource.document,
-    )
 }
 
 fn run(rule: &Rule, resource: &Resource<'_>, ctx: &Ctx<'_>) -> wit::Verdict {
@@ -252,32 +234,18 @@ impl Host for StaticHost {
     fn log(&self, _level: LogLevel, _message: &str) {}
 }
 
-/// A [`CloudResource`] from a resource document, taking the envelope fields from it.
-pub fn cloud_resource(document: &Value) -> CloudResource {
-    let field = |name: &str| {
-        document
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    CloudResource {
-        id: field("ResourceId"),
-        resource_type: field("ResourceType"),
-        account_id: field("AccountId"),
-        region: field("Region"),
-        document: document.to_string(),
-    }
-}
-
 /// Evaluate `document` with the rule `rule_id` of `rules` at `host`'s time, with default
-/// settings. The one-liner pack unit tests use.
+/// settings, taking the resource type from the document. The one-liner pack unit tests use.
 pub fn check(rules: &[Rule], rule_id: &str, document: &Value, host: &dyn Host) -> wit::Verdict {
     let request = RuleRequest {
         rule_id: rule_id.to_owned(),
         settings_json: String::new(),
     };
-    evaluate(rules, &request, &cloud_resource(document), host)
+    let resource_type = document
+        .get("ResourceType")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    evaluate(rules, &request, resource_type, &document.to_string(), host)
 }
 
 #[cfg(test)]
@@ -331,12 +299,12 @@ mod tests {
         Rule::new("T.Peer", "peer", Severity::Info, &["T.Key"], peer),
     ];
 
-    fn doc(id: &str, ty: &str, extra: Value) -> CloudResource {
-        let mut v = json!({"ResourceId": id, "ResourceType": ty, "AccountId": "123456789012", "Region": "us-east-1"});
+    fn doc(id: &str, extra: Value) -> String {
+        let mut v = json!({"ResourceId": id, "AccountId": "123456789012", "Region": "us-east-1"});
         v.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        cloud_resource(&v)
+        v.to_string()
     }
 
     fn req(id: &str, settings: &str) -> RuleRequest {
@@ -351,80 +319,118 @@ mod tests {
     }
 
     #[test]
-    fn batch_yields_one_outcome_per_applicable_pair() {
-        let resources = vec![
-            doc(
-                "b1",
-                "T.Bucket",
-                json!({"EncryptionRules": [{}], "TimeCreated": "2025-12-01T00:00:00Z"}),
-            ),
+    fn batch_yields_one_outcome_per_rule_and_document() {
+        let keys = vec![
             doc(
                 "k1",
-                "T.Key",
                 json!({"TimeCreated": "2020-01-01T00:00:00Z", "Peer": "b1"}),
             ),
-            doc("x", "T.Other", json!({})),
+            doc(
+                "k2",
+                json!({"TimeCreated": "2025-12-01T00:00:00Z", "Peer": "nope"}),
+            ),
         ];
-        let requests = vec![
-            req("T.Encryption", "{}"),
-            req("T.Age", ""),
-            req("T.Peer", "{}"),
-        ];
+        let requests = vec![req("T.Age", ""), req("T.Peer", "{}")];
         let host = StaticHost::at(now()).with_resource(&json!({"ResourceId": "b1"}));
-        let mut got: Vec<(u32, u32, Status)> = evaluate_batch(RULES, &requests, &resources, &host)
+        let got: Vec<(u32, u32, Status)> = evaluate_batch(RULES, &requests, "T.Key", &keys, &host)
             .into_iter()
-            .map(|o| (o.rule, o.resource, o.verdict.status))
+            .map(|o| (o.rule, o.document, o.verdict.status))
             .collect();
-        got.sort_by_key(|(r, res, _)| (*res, *r));
         assert_eq!(
             got,
             vec![
-                (0, 0, Status::Pass),
+                (0, 0, Status::Fail),
                 (1, 0, Status::Pass),
+                (0, 1, Status::Pass),
                 (1, 1, Status::Fail),
-                (2, 1, Status::Pass),
             ]
         );
     }
 
     #[test]
-    fn operator_settings_override_defaults_and_bad_settings_are_errors() {
-        let key = doc(
-            "k1",
-            "T.Key",
-            json!({"TimeCreated": "2025-11-01T00:00:00Z"}),
-        );
+    fn rules_asked_about_the_wrong_type_or_unknown_are_errors() {
         let host = StaticHost::at(now());
-        let default = evaluate(RULES, &req("T.Age", "{}"), &key, &host);
+        let bucket = doc("b", json!({}));
+        let got = evaluate_batch(
+            RULES,
+            &[req("T.Peer", ""), req("T.Nope", "")],
+            "T.Bucket",
+            &[&bucket],
+            &host,
+        );
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().all(|o| o.verdict.status == Status::Error));
+        assert!(
+            got[0]
+                .verdict
+                .message
+                .as_deref()
+                .unwrap()
+                .contains("does not apply to T.Bucket")
+        );
+        assert!(
+            got[1]
+                .verdict
+                .message
+                .as_deref()
+                .unwrap()
+                .contains("no rule T.Nope")
+        );
+    }
+
+    #[test]
+    fn operator_settings_override_defaults_and_bad_settings_are_errors() {
+        let key = doc("k1", json!({"TimeCreated": "2025-11-01T00:00:00Z"}));
+        let host = StaticHost::at(now());
+        let default = evaluate(RULES, &req("T.Age", "{}"), "T.Key", &key, &host);
         assert_eq!(default.status, Status::Pass);
-        let strict = evaluate(RULES, &req("T.Age", r#"{"max-age-days": 30}"#), &key, &host);
+        let strict = evaluate(
+            RULES,
+            &req("T.Age", r#"{"max-age-days": 30}"#),
+            "T.Key",
+            &key,
+            &host,
+        );
         assert_eq!(strict.status, Status::Fail);
         assert_eq!(strict.message.as_deref(), Some("61 days old"));
         let wrong_type = evaluate(
             RULES,
             &req("T.Age", r#"{"max-age-days": "x"}"#),
+            "T.Key",
             &key,
             &host,
         );
         assert_eq!(wrong_type.status, Status::Error);
         assert!(wrong_type.message.unwrap().contains("max-age-days"));
-        let not_json = evaluate(RULES, &req("T.Age", "[1"), &key, &host);
+        let not_json = evaluate(RULES, &req("T.Age", "[1"), "T.Key", &key, &host);
         assert_eq!(not_json.status, Status::Error);
     }
 
     #[test]
     fn unknown_rules_and_malformed_documents_are_errors_not_passes() {
         let host = StaticHost::at(now());
-        let bucket = doc("b", "T.Bucket", json!({}));
-        let v = evaluate(RULES, &req("T.Nope", "{}"), &bucket, &host);
+        let v = evaluate(RULES, &req("T.Nope", "{}"), "T.Bucket", "{}", &host);
         assert_eq!(v.status, Status::Error);
-        let mut broken = bucket.clone();
-        broken.document = "{\"EncryptionRules\": [".into();
-        let v = evaluate(RULES, &req("T.Encryption", "{}"), &broken, &host);
+        let v = evaluate(
+            RULES,
+            &req("T.Encryption", "{}"),
+            "T.Bucket",
+            "{\"EncryptionRules\": [",
+            &host,
+        );
         assert_eq!(v.status, Status::Error);
         assert!(v.message.unwrap().contains("not valid JSON"));
-        // An unknown rule in a batch produces nothing rather than guesses.
-        assert!(evaluate_batch(RULES, &[req("T.Nope", "")], &[bucket], &host).is_empty());
+    }
+
+    #[test]
+    fn check_reads_the_type_from_the_document() {
+        let host = StaticHost::at(now());
+        let bucket =
+            json!({"ResourceId": "b", "ResourceType": "T.Bucket", "EncryptionRules": null});
+        assert_eq!(
+            check(RULES, "T.Encryption", &bucket, &host).status,
+            Status::Fail
+        );
     }
 
     #[test]
