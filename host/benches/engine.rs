@@ -59,7 +59,9 @@ fn bucket(rng: &mut Rng, i: usize) -> Value {
         "ResourceId": format!("arn:aws:s3:::{name}"), "ResourceType": "AWS.S3.Bucket", "AccountId": ACCOUNT,
         "Region": "us-east-1", "Arn": format!("arn:aws:s3:::{name}"), "Name": name, "Tags": tags(rng, i),
         "TimeCreated": "2023-04-11T09:12:44Z", "EncryptionRules": encryption,
-        "Grants": [{"Grantee": {"DisplayName": "owner", "ID": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be", "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"}],
+        "Grants": [{"Grantee": {"DisplayName": "owner", "ID": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be", "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"},
+                   {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/s3/LogDelivery"}, "Permission": "WRITE"},
+                   {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/s3/LogDelivery"}, "Permission": "READ_ACP"}],
         "LifecycleRules": [{"ID": "expire-tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 30}},
                            {"ID": "archive", "Status": "Enabled", "Filter": {"Prefix": "archive/"}, "Transitions": [{"Days": 90, "StorageClass": "GLACIER_IR"}, {"Days": 365, "StorageClass": "DEEP_ARCHIVE"}]},
                            {"ID": "abort-multipart", "Status": "Enabled", "Filter": {}, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}],
@@ -87,7 +89,7 @@ fn permission(rng: &mut Rng) -> Value {
         format!("10.{}.0.0/16", rng.below(255))
     };
     json!({"IpProtocol": if rng.chance(10) {"-1"} else {"tcp"}, "FromPort": from, "ToPort": to,
-           "IpRanges": [{"CidrIp": cidr, "Description": "service traffic"}],
+           "IpRanges": [{"CidrIp": cidr, "Description": "service traffic"}, {"CidrIp": format!("172.16.{}.0/24", rng.below(255)), "Description": "office VPN"}],
            "Ipv6Ranges": if rng.chance(10) { json!([{"CidrIpv6": "::/0"}]) } else { json!([]) },
            "PrefixListIds": [], "UserIdGroupPairs": []})
 }
@@ -99,7 +101,7 @@ fn security_group(rng: &mut Rng, i: usize) -> Value {
         "ResourceId": format!("arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/{id}"), "ResourceType": "AWS.EC2.SecurityGroup",
         "AccountId": ACCOUNT, "Region": "us-east-1", "Arn": format!("arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/{id}"),
         "Id": id, "Name": format!("svc-{i}"), "Tags": tags(rng, i), "TimeCreated": null,
-        "Description": "Managed by Terraform for the service mesh ingress tier", "OwnerId": ACCOUNT,
+        "Description": "Managed by Terraform for the service mesh ingress tier (see runbook RB-2231 before changing)", "OwnerId": ACCOUNT,
         "VpcId": format!("vpc-{:017x}", rng.next() >> 4), "IpPermissions": ingress,
         "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [{"CidrIpv6": "::/0"}], "PrefixListIds": [], "UserIdGroupPairs": []},
                                 {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [], "Ipv6Ranges": [], "PrefixListIds": [],
@@ -148,7 +150,9 @@ fn policy(rng: &mut Rng, i: usize) -> Value {
         "Region": "global", "Arn": format!("arn:aws:iam::{ACCOUNT}:policy/{name}"), "Id": format!("ANPA{:016X}", rng.next()),
         "Name": name, "Tags": tags(rng, i), "TimeCreated": "2024-06-01T12:00:00Z", "AttachmentCount": 1, "DefaultVersionId": "v3",
         "Description": "Application access for the data pipeline", "IsAttachable": true, "Path": "/app/", "PermissionsBoundaryUsageCount": 0,
-        "Entities": {"PolicyGroups": [], "PolicyRoles": [{"RoleName": format!("app-{i}"), "RoleId": format!("AROA{:016X}", rng.next())}], "PolicyUsers": []},
+        "Entities": {"PolicyGroups": [{"GroupName": "data-engineers", "GroupId": "AGPA0000000000000009"}],
+                     "PolicyRoles": [{"RoleName": format!("app-{i}"), "RoleId": format!("AROA{:016X}", rng.next())}, {"RoleName": format!("app-{i}-batch"), "RoleId": format!("AROA{:016X}", rng.next())}],
+                     "PolicyUsers": []},
         "PolicyDocument": json!({"Version": "2012-10-17", "Statement": statements}).to_string(), "UpdateDate": "2025-03-03T03:03:03Z",
     })
 }
