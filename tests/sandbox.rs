@@ -431,6 +431,21 @@ fn unknown_imports_are_rejected_at_load_naming_the_import() {
 }
 
 #[test]
+fn a_rejected_pack_leaves_loaded_packs_working() {
+    let engine = engine();
+    let good = load(&engine, fixtures::SANDBOX);
+    for bad in [fixtures::UNKNOWN_IMPORT, fixtures::WRONG_WORLD] {
+        assert!(engine.load("bad", &fixtures::read(bad)).is_err());
+    }
+    let v = run(&good, &["Test.Good"], &ok_docs(1), &ctx());
+    assert_eq!(v[&("Test.Good".into(), 0)].status, Status::Pass);
+    // Loading the same module again reuses this engine's compilation.
+    let again = load(&engine, fixtures::SANDBOX);
+    assert!(again.compiled_from_cache());
+    assert_eq!(again.digest(), good.digest());
+}
+
+#[test]
 fn a_component_of_another_world_is_rejected_at_load() {
     let err = engine()
         .load("greeter", &fixtures::read(fixtures::WRONG_WORLD))

@@ -14,7 +14,8 @@ mod rules;
 mod sandbox;
 mod set;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -87,7 +88,14 @@ struct Inner {
     linker: Linker<HostState>,
     limits: Limits,
     cache: Option<ArtifactCache>,
+    /// Components compiled by this process, by digest: loading the same module again (a
+    /// reload, a rollback) costs nothing.
+    compiled: Mutex<HashMap<String, Component>>,
 }
+
+/// Compiled components kept in memory. 64: far more packs than a deployment runs; past it the
+/// map is cleared rather than tracked, since a miss only costs one compilation or cache load.
+const MAX_COMPILED_IN_MEMORY: usize = 64;
 
 impl Engine {
     /// An engine enforcing `limits`, compiling every pack it loads.
@@ -126,6 +134,7 @@ impl Engine {
                 linker,
                 limits,
                 cache,
+                compiled: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -163,6 +172,27 @@ impl Engine {
     /// The compiled component, and whether it came from the cache.
     fn compile(&self, digest: &str, wasm: &[u8]) -> Result<(Component, bool), EngineError> {
         let engine = &self.inner.wasmtime;
+        let compiled = |component: &Component| {
+            let mut map = self
+                .inner
+                .compiled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if map.len() >= MAX_COMPILED_IN_MEMORY {
+                map.clear();
+            }
+            map.insert(digest.to_owned(), component.clone());
+        };
+        let known = self
+            .inner
+            .compiled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(digest)
+            .cloned();
+        if let Some(component) = known {
+            return Ok((component, true));
+        }
         if let Some(component) = self
             .inner
             .cache
@@ -170,6 +200,7 @@ impl Engine {
             .and_then(|c| c.load(engine, digest))
         {
             tracing::debug!(module_digest = digest, "compiled pack taken from the cache");
+            compiled(&component);
             return Ok((component, true));
         }
         let started = std::time::Instant::now();
@@ -183,6 +214,7 @@ impl Engine {
         if let Some(cache) = &self.inner.cache {
             cache.save(engine, digest, &component);
         }
+        compiled(&component);
         Ok((component, false))
     }
 }

@@ -162,8 +162,8 @@ impl Pack {
         &self.digest
     }
 
-    /// Whether the compiled code came from the [`ArtifactCache`](super::ArtifactCache) rather
-    /// than a fresh compilation.
+    /// Whether the compiled code was reused (from this engine's memory or the
+    /// [`ArtifactCache`](super::ArtifactCache)) rather than compiled for this load.
     pub fn compiled_from_cache(&self) -> bool {
         self.from_cache
     }
@@ -463,6 +463,14 @@ impl<'p> Session<'p> {
             // makes it trap costs only its own verdict.
             Err(failure) => {
                 let rule = rules[0];
+                tracing::warn!(
+                    rule = %self.pack.rules[plan.rules[rule].0].id,
+                    module = %self.pack.name,
+                    module_digest = self.pack.short_digest(),
+                    account = self.account,
+                    reason = %failure.0,
+                    "rule failed; isolating the resources that cause it"
+                );
                 if members.len() == 1 {
                     out.push((rule, members[0], Status::Error, Some(failure.0)));
                     return;
