@@ -38,6 +38,9 @@ pub struct Limits {
     /// Resources per guest call. 256: amortises the boundary crossing (see BENCHMARKS.md) while
     /// a batch stays far inside the deadline even for interpreted packs.
     pub batch_size: usize,
+    /// Document bytes per guest call. 8 MiB: a batch is copied into the guest's memory and
+    /// parsed there, so it must leave most of the memory cap for the pack itself.
+    pub batch_bytes: usize,
     /// Failed calls tolerated per rule and batch before its remaining resources are reported as
     /// errors without running. 3: isolates a bad resource without paying a deadline per resource.
     pub max_failures_per_rule: usize,
@@ -61,6 +64,7 @@ impl Default for Limits {
             max_log_lines: 64,
             max_log_line_bytes: 1024,
             batch_size: 256,
+            batch_bytes: 8 << 20,
             max_failures_per_rule: 3,
             max_rules: 2000,
         }

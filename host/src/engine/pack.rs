@@ -223,6 +223,7 @@ impl Pack {
         }
         groups.sort_by_key(|((account, _), _)| *account);
         let batch_size = self.engine.limits().batch_size.max(1);
+        let batch_bytes = self.engine.limits().batch_bytes;
         let mut verdicts = Verdicts::new();
         let mut session: Option<Session<'_>> = None;
         for ((account, resource_type), members) in &groups {
@@ -237,7 +238,7 @@ impl Pack {
                 session = Some(Session::new(self, ctx, account));
             }
             let session = session.as_mut().expect("just ensured");
-            for chunk in members.chunks(batch_size) {
+            for chunk in batches(members, subjects, batch_size, batch_bytes) {
                 session.run(plan, subjects, resource_type, &rules, chunk, &mut verdicts);
             }
         }
@@ -585,6 +586,34 @@ impl<'p> Session<'p> {
     }
 }
 
+/// Split `members` into runs of at most `max_count` subjects whose documents total at most
+/// `max_bytes` (a single larger document travels alone).
+fn batches<'m>(
+    members: &'m [usize],
+    subjects: &[Subject<'_>],
+    max_count: usize,
+    max_bytes: usize,
+) -> impl Iterator<Item = &'m [usize]> {
+    let mut rest = members;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0;
+        let mut len = 0;
+        while len < rest.len() && len < max_count {
+            bytes += subjects[rest[len]].document.len();
+            if len > 0 && bytes > max_bytes {
+                break;
+            }
+            len += 1;
+        }
+        let (batch, tail) = rest.split_at(len);
+        rest = tail;
+        Some(batch)
+    })
+}
+
 fn convert_status(status: wit::Status) -> Status {
     match status {
         wit::Status::Pass => Status::Pass,
@@ -619,7 +648,38 @@ fn panic_message(output: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::panic_message;
+    use super::{Subject, panic_message};
+
+    #[test]
+    fn batches_respect_count_and_bytes() {
+        let docs: Vec<String> = [10, 10, 10, 100, 10, 10]
+            .iter()
+            .map(|n| "x".repeat(*n))
+            .collect();
+        let subjects: Vec<Subject<'_>> = docs
+            .iter()
+            .map(|d| Subject {
+                id: "",
+                resource_type: "T",
+                account_id: "",
+                region: "",
+                document: d,
+            })
+            .collect();
+        let members: Vec<usize> = (0..docs.len()).collect();
+        let sizes = |count, bytes| -> Vec<Vec<usize>> {
+            super::batches(&members, &subjects, count, bytes)
+                .map(<[usize]>::to_vec)
+                .collect()
+        };
+        assert_eq!(sizes(2, 1000), vec![vec![0, 1], vec![2, 3], vec![4, 5]]);
+        assert_eq!(sizes(10, 30), vec![vec![0, 1, 2], vec![3], vec![4, 5]]);
+        assert_eq!(
+            sizes(10, 5),
+            vec![vec![0], vec![1], vec![2], vec![3], vec![4], vec![5]]
+        );
+        assert!(super::batches(&[], &subjects, 10, 10).next().is_none());
+    }
 
     #[test]
     fn panic_messages_are_extracted_from_guest_stderr() {
