@@ -8,12 +8,8 @@ cargo build --locked --quiet --bin palisade
 palisade="$CARGO_TARGET_DIR/debug/palisade"
 
 echo "== Rules in the built-in packs"
-"$palisade" rules | python3 -c 'import json,sys; [print(f"  {r[\"severity\"]:<8} {r[\"id\"]:<42} {r[\"title\"]}") for r in json.load(sys.stdin)]'
+"$palisade" rules --format table
 echo
-echo "== Failing findings in examples/aws-account.jsonl"
+echo "== Findings in examples/aws-account.jsonl (11 resources)"
 "$palisade" eval --resource examples/aws-account.jsonl --now 2026-11-27T00:00:00Z \
-    | python3 -c 'import json,sys
-for line in sys.stdin:
-    v = json.loads(line)
-    if v["status"] != "pass":
-        print(f"  {v[\"status\"].upper():<5} {v[\"rule_id\"]:<42} {v[\"resource_id\"]}\n        {v[\"message\"]}")'
+    --format table --status fail --status error

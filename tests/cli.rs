@@ -250,6 +250,44 @@ fn rule_filter_and_settings_change_what_runs() {
 }
 
 #[test]
+fn table_format_and_status_filter_are_for_people() {
+    let docs = format!("{}\n{}\n", bucket("plain", false), bucket("locked", true));
+    let out = palisade(
+        &[
+            "eval",
+            "--resource",
+            "-",
+            "--now",
+            NOW,
+            "--format",
+            "table",
+            "--status",
+            "fail",
+        ],
+        Some(&docs),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("STATUS  SEVERITY  RULE"), "{text}");
+    assert!(
+        lines[1].starts_with("FAIL    high      AWS.S3.Bucket.Encryption"),
+        "{text}"
+    );
+    assert!(lines[1].ends_with("bucket plain has no default encryption configured"));
+    let json = palisade(
+        &["eval", "--resource", "-", "--now", NOW, "--status", "pass"],
+        Some(&docs),
+    );
+    let lines = jsonl(&json);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["resource_id"], "arn:aws:s3:::locked");
+    let rules = palisade(&["rules", "--format", "table"], None);
+    assert!(stdout(&rules).contains("AWS.AccessKey.Rotation"));
+}
+
+#[test]
 fn exit_code_flag_reports_failures() {
     let doc = bucket("plain", false).to_string();
     let plain = palisade(&["eval", "--resource", "-", "--now", NOW], Some(&doc));

@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::input::{Document, read_documents};
-use super::{GlobalArgs, InputError, load_packs};
+use super::table::write_table;
+use super::{GlobalArgs, InputError, OutputFormat, load_packs};
 use crate::engine::{EvalContext, Lookup, RuleSettings, Status};
 
 #[derive(Debug, clap::Args)]
@@ -38,6 +39,17 @@ pub struct EvalArgs {
     /// Evaluation time (RFC 3339); rules measure ages against it. Default: now.
     #[arg(long, env = "PALISADE_NOW", value_parser = parse_now)]
     now: Option<OffsetDateTime>,
+    /// Output: `json` (JSON Lines, one verdict per line) or `table`.
+    #[arg(long, env = "PALISADE_FORMAT", value_enum, default_value_t = OutputFormat::Json)]
+    format: OutputFormat,
+    /// Print only verdicts with these statuses (repeatable). Default: all.
+    #[arg(
+        long = "status",
+        env = "PALISADE_STATUS",
+        value_enum,
+        value_delimiter = ','
+    )]
+    statuses: Vec<Status>,
     /// Exit with code 3 when any verdict is `fail` or `error`.
     #[arg(long, env = "PALISADE_EXIT_CODE")]
     exit_code: bool,
@@ -81,20 +93,44 @@ pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
     let subjects: Vec<_> = documents.iter().map(Document::subject).collect();
     let verdicts = set.evaluate(&plans, &ctx, &subjects);
 
+    let findings = verdicts.iter().any(|v| v.status != Status::Pass);
+    let shown = verdicts
+        .iter()
+        .filter(|v| args.statuses.is_empty() || args.statuses.contains(&v.status));
     let mut out = BufWriter::new(std::io::stdout().lock());
-    let mut findings = false;
-    for v in &verdicts {
-        let doc = &documents[v.subject];
-        findings |= v.status != Status::Pass;
-        let line = VerdictLine {
-            rule_id: &v.rule.id,
-            resource_id: &doc.id,
-            resource_type: &doc.resource_type,
-            status: v.status,
-            message: v.message.as_deref(),
-        };
-        serde_json::to_writer(&mut out, &line)?;
-        out.write_all(b"\n")?;
+    match args.format {
+        OutputFormat::Json => {
+            for v in shown {
+                let doc = &documents[v.subject];
+                let line = VerdictLine {
+                    rule_id: &v.rule.id,
+                    resource_id: &doc.id,
+                    resource_type: &doc.resource_type,
+                    status: v.status,
+                    message: v.message.as_deref(),
+                };
+                serde_json::to_writer(&mut out, &line)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        OutputFormat::Table => {
+            let rows: Vec<Vec<String>> = shown
+                .map(|v| {
+                    vec![
+                        v.status.as_str().to_uppercase(),
+                        v.rule.severity.as_str().to_owned(),
+                        v.rule.id.clone(),
+                        documents[v.subject].id.clone(),
+                        v.message.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            write_table(
+                &mut out,
+                &["STATUS", "SEVERITY", "RULE", "RESOURCE", "MESSAGE"],
+                &rows,
+            )?;
+        }
     }
     out.flush()?;
     Ok(if args.exit_code && findings {

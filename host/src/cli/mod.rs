@@ -5,6 +5,7 @@
 mod eval;
 mod input;
 mod rules;
+mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,15 @@ struct GlobalArgs {
     /// Memory cap of one pack instance, in MiB.
     #[arg(long, global = true, env = "PALISADE_MEMORY_MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     memory_mib: u64,
+}
+
+/// How a command prints its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    /// Machine-readable JSON (JSON Lines for streams of verdicts).
+    Json,
+    /// An aligned text table for people.
+    Table,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -16,7 +16,7 @@ use super::sandbox::{HostState, Lookup, NoLookup, truncate_utf8};
 use super::{Engine, EngineError, error_chain};
 
 /// The result of one rule on one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,

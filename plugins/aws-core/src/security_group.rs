@@ -56,7 +56,8 @@ fn administrative_ingress(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict>
 fn describe(permission: &IpPermission<'_>) -> String {
     match (permission.protocol(), permission.port_range()) {
         (Protocol::All, _) => "a rule for all protocols and ports".to_owned(),
-        (_, Some(range)) => format!("tcp port range {range}"),
+        (_, Some(range)) if range.from == range.to => format!("tcp port {range}"),
+        (_, Some(range)) => format!("tcp ports {range}"),
         (_, None) => "a rule".to_owned(),
     }
 }
