@@ -12,13 +12,17 @@ fn main() {
     let workspace = Path::new(&manifest_dir)
         .parent()
         .expect("host/ sits in the workspace");
-    for watched in ["plugins", "sdk/rust", "wit", "Cargo.lock"] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            workspace.join(watched).display()
-        );
+    // Relative to this package: checkouts that share a target directory (CI clones) must each
+    // watch their own sources, not the paths of whichever checkout ran the script last.
+    for watched in [
+        "../plugins",
+        "../sdk/rust",
+        "../wit",
+        "../Cargo.lock",
+        "guest_build.rs",
+    ] {
+        println!("cargo:rerun-if-changed={watched}");
     }
-    println!("cargo:rerun-if-changed=guest_build.rs");
 
     let plugins = guest_build::crate_dirs(&workspace.join("plugins"));
     let packages: Vec<String> = plugins
