@@ -79,7 +79,6 @@ fn aws_core_cases_hold_through_the_wasm_engine() {
             id: field(&case.resource, "ResourceId"),
             resource_type: field(&case.resource, "ResourceType"),
             account_id: field(&case.resource, "AccountId"),
-            region: field(&case.resource, "Region"),
             document: &text,
         };
         let verdicts = pack.evaluate(&plan, &EvalContext::at(now), &[subject]);
@@ -129,7 +128,6 @@ fn one_batch_of_every_case_matches_case_by_case_evaluation() {
             id: field(&c.resource, "ResourceId"),
             resource_type: field(&c.resource, "ResourceType"),
             account_id: field(&c.resource, "AccountId"),
-            region: field(&c.resource, "Region"),
             document: text,
         })
         .collect();

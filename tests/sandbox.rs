@@ -56,7 +56,6 @@ fn subjects(things: &[Thing]) -> Vec<Subject<'_>> {
             id: &t.id,
             resource_type: "Test.Thing",
             account_id: ACCOUNT,
-            region: "us-east-1",
             document: &t.doc,
         })
         .collect()
@@ -361,7 +360,6 @@ fn each_account_and_type_is_evaluated_in_its_own_calls() {
             id,
             resource_type: "Test.Thing",
             account_id: account,
-            region: "us-east-1",
             document: text,
         })
         .collect();

@@ -160,7 +160,6 @@ fn policy(rng: &mut Rng, i: usize) -> Value {
 struct Doc {
     id: String,
     resource_type: String,
-    region: String,
     text: String,
 }
 
@@ -177,7 +176,6 @@ fn corpus(n: usize) -> Vec<Doc> {
             Doc {
                 id: doc["ResourceId"].as_str().unwrap().to_owned(),
                 resource_type: doc["ResourceType"].as_str().unwrap().to_owned(),
-                region: doc["Region"].as_str().unwrap().to_owned(),
                 text: doc.to_string(),
             }
         })
@@ -235,7 +233,6 @@ fn subject(d: &Doc) -> Subject<'_> {
         id: &d.id,
         resource_type: &d.resource_type,
         account_id: ACCOUNT,
-        region: &d.region,
         document: &d.text,
     }
 }

@@ -18,7 +18,6 @@ pub struct Document {
     pub id: String,
     pub resource_type: String,
     pub account_id: String,
-    pub region: String,
 }
 
 impl Document {
@@ -27,7 +26,6 @@ impl Document {
             id: &self.id,
             resource_type: &self.resource_type,
             account_id: &self.account_id,
-            region: &self.region,
             document: &self.text,
         }
     }
@@ -41,8 +39,6 @@ struct Envelope<'a> {
     resource_type: Option<Cow<'a, str>>,
     #[serde(rename = "AccountId", borrow)]
     account_id: Option<Cow<'a, str>>,
-    #[serde(rename = "Region", borrow)]
-    region: Option<Cow<'a, str>>,
 }
 
 /// Read `source` (a path, or `-` for stdin).
@@ -120,7 +116,6 @@ fn document(raw: &RawValue, place: &str) -> Result<Document, InputError> {
         id: required(envelope.id, "ResourceId")?,
         resource_type: required(envelope.resource_type, "ResourceType")?,
         account_id: envelope.account_id.map(Cow::into_owned).unwrap_or_default(),
-        region: envelope.region.map(Cow::into_owned).unwrap_or_default(),
         text: raw.get().to_owned(),
     })
 }

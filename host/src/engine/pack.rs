@@ -1,6 +1,6 @@
-//! A loaded pack and its evaluation: batching, the fresh store per call, validation of what
-//! the guest returns, and containment (a failing call is split until the failure is pinned on a
-//! rule and resource, so every other verdict survives).
+//! A loaded pack and its evaluation: grouping and batching, the instance each evaluation
+//! reuses, validation of what the guest returns, and containment (a failing call is split until
+//! the failure is pinned on a rule and resource, so every other verdict survives).
 
 use std::sync::Arc;
 
@@ -37,10 +37,12 @@ impl Status {
 /// A resource document to evaluate, borrowed from the caller.
 #[derive(Debug, Clone, Copy)]
 pub struct Subject<'a> {
+    /// `ResourceId`, for logs.
     pub id: &'a str,
+    /// `ResourceType`: decides which rules apply.
     pub resource_type: &'a str,
+    /// `AccountId`: a call carries one account, and lookups stay inside it.
     pub account_id: &'a str,
-    pub region: &'a str,
     /// The whole document as JSON text.
     pub document: &'a str,
 }
@@ -119,7 +121,20 @@ impl std::fmt::Debug for Pack {
 }
 
 /// Why one guest call produced no usable result.
-struct Failure(String);
+struct Failure {
+    reason: String,
+    /// The call ran out of its CPU deadline: retrying costs a whole deadline again.
+    timed_out: bool,
+}
+
+impl Failure {
+    fn new(reason: String) -> Self {
+        Self {
+            reason,
+            timed_out: false,
+        }
+    }
+}
 
 /// (plan position, subject index) -> verdict.
 type Verdicts = Vec<(usize, usize, Status, Option<String>)>;
@@ -145,7 +160,7 @@ impl Pack {
             .call_once(&ctx, "", |bindings, store| {
                 bindings.palisade_policy_rules().call_describe(store)
             })
-            .map_err(|Failure(why)| EngineError::Describe(why))?;
+            .map_err(|failure| EngineError::Describe(failure.reason))?;
         pack.rules = rules::from_describe(infos, pack.engine.limits().max_rules)
             .map_err(EngineError::Metadata)?;
         tracing::info!(module = name, module_digest = %pack.short_digest(), rules = pack.rules.len(), "pack loaded");
@@ -278,7 +293,7 @@ impl Pack {
                 calls: 0,
             }),
             Err(err) => {
-                let failure = Failure(self.explain(&err, store.data()));
+                let failure = self.explain(&err, store.data());
                 self.forward_logs(&mut store, account);
                 Err(failure)
             }
@@ -308,14 +323,19 @@ impl Pack {
     }
 
     /// Turn a failed call into a sentence an operator can act on.
-    fn explain(&self, err: &wasmtime::Error, state: &HostState) -> String {
+    fn explain(&self, err: &wasmtime::Error, state: &HostState) -> Failure {
         let limits = self.engine.limits();
-        if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
-            return match trap {
-                wasmtime::Trap::Interrupt => format!(
-                    "the rule exceeded its CPU deadline of {} ms and was stopped",
-                    limits.deadline.as_millis()
-                ),
+        let reason = if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
+            match trap {
+                wasmtime::Trap::Interrupt => {
+                    return Failure {
+                        reason: format!(
+                            "the rule exceeded its CPU deadline of {} ms and was stopped",
+                            limits.deadline.as_millis()
+                        ),
+                        timed_out: true,
+                    };
+                }
                 wasmtime::Trap::StackOverflow => {
                     "the rule overflowed its stack (unbounded recursion?)".to_owned()
                 }
@@ -325,18 +345,17 @@ impl Pack {
                     None => "the rule aborted (unreachable code reached)".to_owned(),
                 },
                 other => format!("the rule trapped: {other}"),
-            };
-        }
-        if let Some(e) = err.downcast_ref::<MemoryLimitExceeded>() {
-            return format!("the rule {e}");
-        }
-        if let Some(e) = err.downcast_ref::<TableLimitExceeded>() {
-            return format!("the rule {e}");
-        }
-        if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
-            return format!("the pack called exit({})", exit.0);
-        }
-        format!("the call failed: {}", error_chain(err))
+            }
+        } else if let Some(e) = err.downcast_ref::<MemoryLimitExceeded>() {
+            format!("the rule {e}")
+        } else if let Some(e) = err.downcast_ref::<TableLimitExceeded>() {
+            format!("the rule {e}")
+        } else if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            format!("the pack called exit({})", exit.0)
+        } else {
+            format!("the call failed: {}", error_chain(err))
+        };
+        Failure::new(reason)
     }
 
     /// Send what the last call logged or printed to the host log, and clear it.
@@ -423,7 +442,7 @@ impl<'p> Session<'p> {
             self.pack.arm_deadline(&mut live.store);
             // Explain a failure before the guest's output is forwarded: a panic message is in it.
             let result = f(&live.bindings, &mut live.store)
-                .map_err(|err| Failure(self.pack.explain(&err, live.store.data())));
+                .map_err(|err| self.pack.explain(&err, live.store.data()));
             self.pack.forward_logs(&mut live.store, self.account);
             match result {
                 Ok(value) => {
@@ -469,16 +488,16 @@ impl<'p> Session<'p> {
                     module = %self.pack.name,
                     module_digest = self.pack.short_digest(),
                     account = self.account,
-                    reason = %failure.0,
+                    reason = %failure.reason,
                     "rule failed; isolating the resources that cause it"
                 );
                 if members.len() == 1 {
-                    out.push((rule, members[0], Status::Error, Some(failure.0)));
+                    out.push((rule, members[0], Status::Error, Some(failure.reason)));
                     return;
                 }
                 let budget = self.pack.engine.limits().max_failures_per_rule;
                 let mut failures = 0;
-                let mut last = failure.0;
+                let mut last = failure.reason;
                 for &subject in members {
                     if failures >= budget {
                         let why = format!(
@@ -489,14 +508,21 @@ impl<'p> Session<'p> {
                     }
                     match self.attempt(plan, subjects, resource_type, &[rule], &[subject]) {
                         Ok(verdicts) => out.extend(verdicts),
-                        Err(Failure(why)) => {
+                        Err(failure) => {
                             failures += 1;
                             // A timeout costs a whole deadline: never pay it twice per batch.
-                            if why.contains("deadline") {
+                            if failure.timed_out {
                                 failures = failures.max(budget);
                             }
-                            out.push((rule, subject, Status::Error, Some(why.clone())));
-                            last = why;
+                            tracing::debug!(
+                                rule = %self.pack.rules[plan.rules[rule].0].id,
+                                resource = subjects[subject].id,
+                                account = self.account,
+                                reason = %failure.reason,
+                                "rule failed on this resource"
+                            );
+                            out.push((rule, subject, Status::Error, Some(failure.reason.clone())));
+                            last = failure.reason;
                         }
                     }
                 }
@@ -538,7 +564,7 @@ impl<'p> Session<'p> {
         let width = members.len();
         let expected = rules.len() * width;
         if outcomes.len() > expected {
-            return Err(Failure(format!(
+            return Err(Failure::new(format!(
                 "the pack returned {} verdicts for {expected} rule/resource pairs",
                 outcomes.len()
             )));
@@ -548,13 +574,13 @@ impl<'p> Session<'p> {
         for outcome in outcomes {
             let (ri, di) = (outcome.rule as usize, outcome.document as usize);
             if ri >= rules.len() || di >= width {
-                return Err(Failure(format!(
+                return Err(Failure::new(format!(
                     "the pack returned a verdict for rule #{ri} on document #{di}, which it was not asked for"
                 )));
             }
             let slot = &mut slots[ri * width + di];
             if slot.is_some() {
-                return Err(Failure(format!(
+                return Err(Failure::new(format!(
                     "the pack returned two verdicts for rule #{ri} on document #{di}"
                 )));
             }
@@ -662,7 +688,6 @@ mod tests {
                 id: "",
                 resource_type: "T",
                 account_id: "",
-                region: "",
                 document: d,
             })
             .collect();
