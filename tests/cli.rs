@@ -200,19 +200,16 @@ fn rule_filter_and_settings_change_what_runs() {
     });
     let docs = format!("{user}\n{}\n", bucket("plain", false));
     let file = write(dir.path(), "docs.jsonl", &docs);
-    let only = palisade(
-        &[
-            "eval",
-            "--resource",
-            &file,
-            "--now",
-            NOW,
-            "--rule",
-            "AWS.AccessKey.Rotation",
-        ],
-        None,
-    );
-    let lines = jsonl(&only);
+    let rotation_only = [
+        "eval",
+        "--resource",
+        &file,
+        "--now",
+        NOW,
+        "--rule",
+        "AWS.AccessKey.Rotation",
+    ];
+    let lines = jsonl(&palisade(&rotation_only, None));
     assert_eq!(lines.len(), 1);
     assert_eq!(
         lines[0]["status"], "pass",
@@ -224,17 +221,7 @@ fn rule_filter_and_settings_change_what_runs() {
         r#"{"AWS.AccessKey.Rotation": {"max-age-days": 30}}"#,
     );
     let strict = palisade(
-        &[
-            "eval",
-            "--resource",
-            &file,
-            "--now",
-            NOW,
-            "--rule",
-            "AWS.AccessKey.Rotation",
-            "--settings",
-            &settings,
-        ],
+        &[&rotation_only[..], &["--settings", &settings]].concat(),
         None,
     );
     let lines = jsonl(&strict);
