@@ -295,16 +295,29 @@ fn main() {
 
     let per = |d: Duration, count: usize| d.as_nanos() as f64 / count as f64 / 1000.0;
 
+    // Rounds alternate native and WASM so that machine noise hits both alike; the ratio is the
+    // median of the per-round ratios.
     let all: Vec<&Doc> = docs.iter().collect();
-    let (native, native_count) = time_rounds(rounds, || {
-        native_evaluate(&all, &requests_for, &host, batch)
-    });
     let subjects: Vec<Subject<'_>> = docs.iter().map(subject).collect();
-    let (wasm, wasm_count) = time_rounds(rounds, || pack.evaluate(&plan, &ctx, &subjects).len());
+    let (mut native_samples, mut wasm_samples, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut native_count, mut wasm_count) = (0, 0);
+    for _ in 0..rounds {
+        let (t_native, count) =
+            time_rounds(1, || native_evaluate(&all, &requests_for, &host, batch));
+        native_count = count;
+        let (t_wasm, count) = time_rounds(1, || pack.evaluate(&plan, &ctx, &subjects).len());
+        wasm_count = count;
+        ratios.push(t_wasm.as_secs_f64() / t_native.as_secs_f64());
+        native_samples.push(t_native);
+        wasm_samples.push(t_wasm);
+    }
     assert_eq!(
         native_count, wasm_count,
         "both paths evaluate the same pairs"
     );
+    let (native, wasm) = (median(native_samples), median(wasm_samples));
+    ratios.sort_by(f64::total_cmp);
+    let ratio = ratios[ratios.len() / 2];
 
     let rate = |d: Duration, count: usize| count as f64 / d.as_secs_f64();
     println!(
@@ -322,7 +335,7 @@ fn main() {
         wasm.as_secs_f64() * 1e3,
         per(wasm, wasm_count),
         rate(wasm, wasm_count),
-        wasm.as_secs_f64() / native.as_secs_f64()
+        ratio
     );
 
     // Per resource type, and the boundary alone: a guest that answers `pass` without reading

@@ -3,17 +3,17 @@
 //! only when a rule reads it; every rule evaluating the same resource shares both.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::sync::OnceLock;
+
+use memchr::memmem;
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::scan::top_level_fields;
+use crate::scan::FieldScanner;
 
 use crate::{Error, Result, deep_get};
-
-/// Top-level fields in document order: (key, value as JSON text).
-type Fields<'a> = Vec<(Cow<'a, str>, &'a str)>;
 
 /// One resource document under evaluation.
 pub struct Resource<'a> {
@@ -21,7 +21,7 @@ pub struct Resource<'a> {
     pub resource_type: &'a str,
     /// The document as JSON text.
     pub raw: &'a str,
-    fields: OnceCell<std::result::Result<Fields<'a>, String>>,
+    fields: RefCell<FieldScanner<'a>>,
     parsed: OnceCell<std::result::Result<Value, String>>,
 }
 
@@ -31,26 +31,17 @@ impl<'a> Resource<'a> {
         Self {
             resource_type,
             raw,
-            fields: OnceCell::new(),
+            fields: RefCell::new(FieldScanner::new(raw)),
             parsed: OnceCell::new(),
         }
     }
 
-    fn fields(&self) -> Result<&[(Cow<'a, str>, &'a str)]> {
-        self.fields
-            .get_or_init(|| top_level_fields(self.raw).map_err(|e| e.to_string()))
-            .as_ref()
-            .map(Vec::as_slice)
-            .map_err(|e| Error::new(format!("resource document is not a valid JSON object: {e}")))
-    }
-
     /// The JSON text of top-level field `name`, or `None` when the document has no such key.
     pub fn raw_field(&self, name: &str) -> Result<Option<&'a str>> {
-        Ok(self
-            .fields()?
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| *v))
+        self.fields
+            .borrow_mut()
+            .find(name)
+            .map_err(|e| Error::new(format!("resource document is not a valid JSON object: {e}")))
     }
 
     /// A top-level string field as text: borrowed when it has no escapes, `""` when absent,
@@ -120,6 +111,13 @@ impl<'a> Resource<'a> {
     /// `CollectionErrors` map, field name to reason). A rule calls this before reading a field it
     /// depends on, so "could not read" never looks like "not configured".
     pub fn require_collected(&self, fields: &[&str]) -> Result<()> {
+        // Most documents carry no collection errors: a vectorised substring search answers that
+        // without scanning the document's structure.
+        static FINDER: OnceLock<memmem::Finder<'static>> = OnceLock::new();
+        let finder = FINDER.get_or_init(|| memmem::Finder::new(b"\"CollectionErrors\""));
+        if finder.find(self.raw.as_bytes()).is_none() {
+            return Ok(());
+        }
         let Some(raw) = self.raw_field("CollectionErrors")? else {
             return Ok(());
         };

@@ -25,17 +25,92 @@ impl fmt::Display for ScanError {
 impl std::error::Error for ScanError {}
 
 /// Top-level fields of the JSON object in `text`, in order: (key, value as JSON text). Keys
-/// with escape sequences are decoded; values are slices of `text`.
-pub fn top_level_fields(text: &str) -> Result<Vec<(Cow<'_, str>, &str)>, ScanError> {
-    let bytes = text.as_bytes();
-    let mut pos = skip_ws(bytes, 0);
-    expect(bytes, pos, b'{', "expected a JSON object")?;
-    pos = skip_ws(bytes, pos + 1);
-    let mut fields = Vec::with_capacity(32);
-    if bytes.get(pos) == Some(&b'}') {
-        return finish(bytes, pos + 1, fields);
+/// with escape sequences are decoded; values are slices of `text`. (Tests compare the scanner
+/// with serde through it.)
+#[cfg(test)]
+fn top_level_fields(text: &str) -> Result<Vec<(Cow<'_, str>, &str)>, ScanError> {
+    let mut scanner = FieldScanner::new(text);
+    while scanner.next_field()?.is_some() {}
+    Ok(scanner.fields)
+}
+
+/// Scans a document's top level lazily: [`FieldScanner::find`] reads only as far as the field
+/// it is asked for, remembering what it has passed, so a rule reading two early fields never
+/// scans the rest of the document. A structural defect is reported when the scan reaches it.
+pub struct FieldScanner<'a> {
+    text: &'a str,
+    /// Where the next field's key starts (after `{` or `,` and whitespace).
+    pos: usize,
+    state: State,
+    fields: Vec<(Cow<'a, str>, &'a str)>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum State {
+    Start,
+    InObject,
+    Done,
+    Failed(ScanError),
+}
+
+impl<'a> FieldScanner<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            pos: 0,
+            state: State::Start,
+            fields: Vec::new(),
+        }
     }
-    loop {
+
+    /// The value text of top-level field `name`, scanning forward as far as needed.
+    pub fn find(&mut self, name: &str) -> Result<Option<&'a str>, ScanError> {
+        if let Some((_, value)) = self.fields.iter().find(|(k, _)| k == name) {
+            return Ok(Some(value));
+        }
+        while let Some((key, value)) = self.next_field()? {
+            if key == name {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Scan one more field; `None` at the end of the object.
+    fn next_field(&mut self) -> Result<Option<(&str, &'a str)>, ScanError> {
+        let result = self.step();
+        if let Err(e) = &result {
+            self.state = State::Failed(e.clone());
+        }
+        result.map(|found| {
+            found
+                .then(|| self.fields.last().map(|(k, v)| (k.as_ref(), *v)))
+                .flatten()
+        })
+    }
+
+    /// Advance past one field (true) or to the end (false).
+    fn step(&mut self) -> Result<bool, ScanError> {
+        let (text, bytes) = (self.text, self.text.as_bytes());
+        match &self.state {
+            State::Done => return Ok(false),
+            State::Failed(e) => return Err(e.clone()),
+            State::Start => {
+                let pos = skip_ws(bytes, 0);
+                expect(bytes, pos, b'{', "expected a JSON object")?;
+                let pos = skip_ws(bytes, pos + 1);
+                if bytes.get(pos) == Some(&b'}') {
+                    finish(bytes, pos + 1)?;
+                    self.state = State::Done;
+                    return Ok(false);
+                }
+                self.fields.reserve(32);
+                self.pos = pos;
+                self.state = State::InObject;
+            }
+            State::InObject => {}
+        }
+        let pos = self.pos;
         expect(bytes, pos, b'"', "expected a field name")?;
         let key_end = skip_string(bytes, pos)?;
         let raw_key = &text[pos + 1..key_end - 1];
@@ -49,30 +124,30 @@ pub fn top_level_fields(text: &str) -> Result<Vec<(Cow<'_, str>, &str)>, ScanErr
         } else {
             Cow::Borrowed(raw_key)
         };
-        pos = skip_ws(bytes, key_end);
-        expect(bytes, pos, b':', "expected `:` after a field name")?;
-        let value_start = skip_ws(bytes, pos + 1);
+        let colon = skip_ws(bytes, key_end);
+        expect(bytes, colon, b':', "expected `:` after a field name")?;
+        let value_start = skip_ws(bytes, colon + 1);
         let value_end = skip_value(bytes, value_start)?;
-        fields.push((key, &text[value_start..value_end]));
-        pos = skip_ws(bytes, value_end);
-        match bytes.get(pos) {
-            Some(b',') => pos = skip_ws(bytes, pos + 1),
-            Some(b'}') => return finish(bytes, pos + 1, fields),
+        self.fields.push((key, &text[value_start..value_end]));
+        let next = skip_ws(bytes, value_end);
+        match bytes.get(next) {
+            Some(b',') => self.pos = skip_ws(bytes, next + 1),
+            Some(b'}') => {
+                finish(bytes, next + 1)?;
+                self.state = State::Done;
+            }
             _ => {
                 return Err(ScanError {
-                    offset: pos,
+                    offset: next,
                     reason: "expected `,` or `}`",
                 });
             }
         }
+        Ok(true)
     }
 }
 
-fn finish<'a>(
-    bytes: &[u8],
-    pos: usize,
-    fields: Vec<(Cow<'a, str>, &'a str)>,
-) -> Result<Vec<(Cow<'a, str>, &'a str)>, ScanError> {
+fn finish(bytes: &[u8], pos: usize) -> Result<(), ScanError> {
     let end = skip_ws(bytes, pos);
     if end != bytes.len() {
         return Err(ScanError {
@@ -80,7 +155,7 @@ fn finish<'a>(
             reason: "trailing characters after the object",
         });
     }
-    Ok(fields)
+    Ok(())
 }
 
 fn expect(bytes: &[u8], pos: usize, byte: u8, reason: &'static str) -> Result<(), ScanError> {
@@ -255,6 +330,24 @@ mod tests {
                 assert!(result.is_err(), "accepted {doc:?}");
             }
         }
+    }
+
+    #[test]
+    fn lazy_lookups_read_only_as_far_as_needed() {
+        // The defect sits after the fields asked for: it only surfaces when the scan gets there.
+        let doc = r#"{"A": 1, "B": {"x": [1, "}"]}, "C": "three", oops}"#;
+        let mut scanner = FieldScanner::new(doc);
+        assert_eq!(scanner.find("B").unwrap(), Some(r#"{"x": [1, "}"]}"#));
+        assert_eq!(scanner.find("A").unwrap(), Some("1"), "already scanned");
+        assert_eq!(scanner.fields.len(), 2, "stopped at B");
+        assert_eq!(scanner.find("C").unwrap(), Some(r#""three""#));
+        let err = scanner.find("D").unwrap_err();
+        assert_eq!(err.reason, "expected a field name");
+        assert_eq!(scanner.find("D").unwrap_err(), err, "the failure sticks");
+        let mut empty = FieldScanner::new(" { } ");
+        assert_eq!(empty.find("A").unwrap(), None);
+        let mut not_object = FieldScanner::new("[]");
+        assert!(not_object.find("A").is_err());
     }
 
     #[test]
