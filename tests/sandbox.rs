@@ -141,7 +141,7 @@ fn infinite_loop_hits_the_deadline_and_the_good_rule_still_passes() {
     assert_error(&v[&("Test.Loop".into(), 0)], "CPU deadline of 250 ms");
     assert_error(
         &v[&("Test.Loop".into(), 2)],
-        "not evaluated: the rule failed",
+        "not evaluated: the rule kept failing",
     );
 }
 
@@ -201,6 +201,50 @@ fn a_trap_on_one_resource_costs_only_that_verdict() {
         &v[&("Test.PanicSometimes".into(), 1)],
         "exploded on thing-1",
     );
+}
+
+#[test]
+fn many_failing_resources_are_isolated_one_by_one_within_the_budget() {
+    let engine = engine();
+    let pack = load(&engine, fixtures::SANDBOX);
+    let docs: Vec<Value> = (0..40).map(|i| json!({"Explode": i % 4 == 1})).collect();
+    let v = run(&pack, &["Test.PanicSometimes"], &docs, &ctx());
+    for i in 0..40 {
+        let verdict = &v[&("Test.PanicSometimes".into(), i)];
+        if i % 4 == 1 {
+            assert_error(verdict, &format!("exploded on thing-{i}"));
+        } else {
+            assert_eq!(
+                verdict.status,
+                Status::Pass,
+                "resource {i}: {:?}",
+                verdict.message
+            );
+        }
+    }
+}
+
+#[test]
+fn once_the_isolation_budget_is_spent_the_rest_is_reported_not_run() {
+    let engine = Engine::new(Limits {
+        isolation_budget: Duration::ZERO,
+        ..Limits::default()
+    })
+    .unwrap();
+    let pack = load(&engine, fixtures::SANDBOX);
+    let docs: Vec<Value> = (0..4).map(|i| json!({"Explode": i == 1})).collect();
+    let v = run(&pack, &["Test.PanicSometimes"], &docs, &ctx());
+    assert_eq!(v[&("Test.PanicSometimes".into(), 0)].status, Status::Pass);
+    assert_error(
+        &v[&("Test.PanicSometimes".into(), 1)],
+        "exploded on thing-1",
+    );
+    for i in [2, 3] {
+        assert_error(
+            &v[&("Test.PanicSometimes".into(), i)],
+            "not evaluated: the rule kept failing in this batch (last: the rule panicked: exploded on thing-1",
+        );
+    }
 }
 
 #[test]

@@ -41,9 +41,11 @@ pub struct Limits {
     /// Document bytes per guest call. 8 MiB: a batch is copied into the guest's memory and
     /// parsed there, so it must leave most of the memory cap for the pack itself.
     pub batch_bytes: usize,
-    /// Failed calls tolerated per rule and batch before its remaining resources are reported as
-    /// errors without running. 3: isolates a bad resource without paying a deadline per resource.
-    pub max_failures_per_rule: usize,
+    /// Time a batch may spend on failed calls while re-running a failing rule resource by
+    /// resource, before its remaining resources are reported as errors without running. 1 s:
+    /// a rule that panics on a few resources costs microseconds each and keeps every other
+    /// verdict; one that times out or exhausts memory on every resource stops costing quickly.
+    pub isolation_budget: Duration,
     /// Rules one pack may declare. 2,000: the full AWS library is ~100.
     pub max_rules: usize,
 }
@@ -65,7 +67,7 @@ impl Default for Limits {
             max_log_line_bytes: 1024,
             batch_size: 256,
             batch_bytes: 8 << 20,
-            max_failures_per_rule: 3,
+            isolation_budget: Duration::from_secs(1),
             max_rules: 2000,
         }
     }

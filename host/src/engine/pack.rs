@@ -424,8 +424,8 @@ impl<'p> Session<'p> {
     }
 
     /// Run `f` under the limits, on the live instance or a fresh one. A failure on a reused
-    /// instance is retried once on a fresh instance, so state left by earlier calls can never
-    /// turn into an error for this one.
+    /// instance (other than a timeout) is retried once on a fresh instance, so state left by
+    /// earlier calls cannot turn into an error for this one.
     fn call<R>(
         &mut self,
         f: impl Fn(&super::bindings::Pack, &mut Store<HostState>) -> wasmtime::Result<R>,
@@ -452,7 +452,8 @@ impl<'p> Session<'p> {
                 Err(failure) => {
                     // A trapped instance cannot be re-entered.
                     self.live = None;
-                    if !reused {
+                    // A timeout is not retried: it would cost a whole deadline again.
+                    if !reused || failure.timed_out {
                         return Err(failure);
                     }
                 }
@@ -495,25 +496,27 @@ impl<'p> Session<'p> {
                     out.push((rule, members[0], Status::Error, Some(failure.reason)));
                     return;
                 }
-                let budget = self.pack.engine.limits().max_failures_per_rule;
-                let mut failures = 0;
+                // Isolation is paid for in failed calls; once they have cost the budget (or a
+                // call hit the CPU deadline, which would cost a whole deadline again), the rest
+                // of the batch is reported without running.
+                let budget = self.pack.engine.limits().isolation_budget;
+                let mut spent = std::time::Duration::ZERO;
+                let mut exhausted = failure.timed_out;
                 let mut last = failure.reason;
                 for &subject in members {
-                    if failures >= budget {
+                    if exhausted {
                         let why = format!(
-                            "not evaluated: the rule failed {failures} times in this batch (last: {last})"
+                            "not evaluated: the rule kept failing in this batch (last: {last})"
                         );
                         out.push((rule, subject, Status::Error, Some(why)));
                         continue;
                     }
+                    let started = std::time::Instant::now();
                     match self.attempt(plan, subjects, resource_type, &[rule], &[subject]) {
                         Ok(verdicts) => out.extend(verdicts),
                         Err(failure) => {
-                            failures += 1;
-                            // A timeout costs a whole deadline: never pay it twice per batch.
-                            if failure.timed_out {
-                                failures = failures.max(budget);
-                            }
+                            spent += started.elapsed();
+                            exhausted = failure.timed_out || spent >= budget;
                             tracing::debug!(
                                 rule = %self.pack.rules[plan.rules[rule].0].id,
                                 resource = subjects[subject].id,
