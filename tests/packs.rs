@@ -82,6 +82,17 @@ fn aws_core_cases_hold_through_the_wasm_engine() {
             document: &text,
         };
         let verdicts = pack.evaluate(&plan, &EvalContext::at(now), &[subject]);
+        // The single-evaluation export must agree with the batch path.
+        let rule = pack.rules().iter().position(|r| r.id == case.rule).unwrap();
+        let one = pack
+            .evaluate_one(&plan, rule, &EvalContext::at(now), &subject)
+            .expect("planned and applicable");
+        if verdicts.first().map(|v| (v.status, &v.message)) != Some((one.status, &one.message)) {
+            mismatches.push(format!(
+                "{}: evaluate and evaluate-batch disagree: {verdicts:?} vs {one:?}",
+                case.name
+            ));
+        }
         let [verdict] = verdicts.as_slice() else {
             mismatches.push(format!("{}: {} verdicts", case.name, verdicts.len()));
             continue;

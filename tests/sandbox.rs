@@ -225,6 +225,43 @@ fn many_failing_resources_are_isolated_one_by_one_within_the_budget() {
 }
 
 #[test]
+fn single_evaluations_are_contained_too() {
+    let engine = engine();
+    let pack = load(&engine, fixtures::SANDBOX);
+    let plan = pack
+        .plan(
+            |r| r.id == "Test.Panic" || r.id == "Test.Good",
+            &RuleSettings::new(),
+        )
+        .unwrap();
+    let things = things(&ok_docs(1));
+    let subject = subjects(&things)[0];
+    let index = |id: &str| pack.rules().iter().position(|r| r.id == id).unwrap();
+    let panicked = pack
+        .evaluate_one(&plan, index("Test.Panic"), &ctx(), &subject)
+        .unwrap();
+    assert_error(&panicked, "the rule panicked: rule exploded on thing-0");
+    let good = pack
+        .evaluate_one(&plan, index("Test.Good"), &ctx(), &subject)
+        .unwrap();
+    assert_eq!(good.status, Status::Pass);
+    assert!(
+        pack.evaluate_one(&plan, index("Test.Loop"), &ctx(), &subject)
+            .is_none(),
+        "not planned"
+    );
+    let other = Subject {
+        resource_type: "Test.Other",
+        ..subject
+    };
+    assert!(
+        pack.evaluate_one(&plan, index("Test.Good"), &ctx(), &other)
+            .is_none(),
+        "does not apply"
+    );
+}
+
+#[test]
 fn once_the_isolation_budget_is_spent_the_rest_is_reported_not_run() {
     let engine = Engine::new(Limits {
         isolation_budget: Duration::ZERO,

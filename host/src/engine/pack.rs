@@ -270,6 +270,55 @@ impl Pack {
         out
     }
 
+    /// Run one planned rule (an index into [`Pack::rules`]) on one resource through the pack's
+    /// single-evaluation export. `None` when the rule is not in `plan` or does not apply to the
+    /// subject's type. Same containment as [`Pack::evaluate`], without batching.
+    pub fn evaluate_one(
+        &self,
+        plan: &Plan,
+        rule: usize,
+        ctx: &EvalContext,
+        subject: &Subject<'_>,
+    ) -> Option<Evaluation> {
+        let (_, settings) = plan.rules.iter().find(|(r, _)| *r == rule)?;
+        let meta = &self.rules[rule];
+        if !meta.applies_to(subject.resource_type) {
+            return None;
+        }
+        let request = wit::RuleRequest {
+            rule_id: &meta.id,
+            settings_json: settings,
+        };
+        let result = Session::new(self, ctx, subject.account_id).call(|bindings, store| {
+            bindings.palisade_policy_rules().call_evaluate(
+                &mut *store,
+                request.clone(),
+                subject.resource_type,
+                subject.document,
+            )
+        });
+        let max_message = self.engine.limits().max_message_bytes;
+        let (status, message) = match result {
+            Ok(verdict) => match verdict.message {
+                Some(message) if message.len() > max_message => (
+                    Status::Error,
+                    Some(format!(
+                        "the rule returned a {}-byte message, over the limit of {max_message} bytes",
+                        message.len()
+                    )),
+                ),
+                message => (convert_status(verdict.status), message),
+            },
+            Err(failure) => (Status::Error, Some(failure.reason)),
+        };
+        Some(Evaluation {
+            rule,
+            subject: 0,
+            status,
+            message,
+        })
+    }
+
     fn applies(&self, plan: &Plan, plan_pos: usize, resource_type: &str) -> bool {
         self.rules[plan.rules[plan_pos].0].applies_to(resource_type)
     }
