@@ -275,6 +275,31 @@ fn table_format_and_status_filter_are_for_people() {
 }
 
 #[test]
+fn a_closed_output_pipe_is_not_an_error() {
+    let docs: String = (0..2000)
+        .map(|i| format!("{}\n", bucket(&format!("b{i}"), false)))
+        .collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["eval", "--resource", "-", "--now", NOW])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(docs.as_bytes()).unwrap();
+    drop(input);
+    // Read one line, then hang up, as `| head -1` does.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+#[test]
 fn exit_code_flag_reports_failures() {
     let doc = bucket("plain", false).to_string();
     let plain = palisade(&["eval", "--resource", "-", "--now", NOW], Some(&doc));

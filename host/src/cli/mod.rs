@@ -81,6 +81,8 @@ pub fn main() -> ExitCode {
     init_logging(&cli.global);
     match run(cli) {
         Ok(code) => code,
+        // The reader went away (`palisade eval ... | head`): nothing is wrong with the run.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             if err.downcast_ref::<InputError>().is_some() {
@@ -90,6 +92,20 @@ pub fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        let kind = cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                cause
+                    .downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            });
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
