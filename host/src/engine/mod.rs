@@ -37,8 +37,8 @@ use sandbox::HostState;
 /// ticker thread costs nothing measurable.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Why a pack could not be loaded. Every variant is a property of the module, reported to
-/// whoever supplied it.
+/// Why a pack could not be loaded, or a rule set not planned. Load errors describe the
+/// module and go back to whoever supplied it; none of them leaves anything half-loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("cannot set up the WebAssembly engine: {0}")]

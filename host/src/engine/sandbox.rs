@@ -1,4 +1,4 @@
-//! The per-call store state of a pack: its WASI context with nothing granted, its captured
+//! The store state of a pack instance: its WASI context with nothing granted, its captured
 //! output, and the `palisade:policy/host` imports. What a pack may see is decided here and only
 //! here; evaluation logic lives in `pack.rs`.
 
