@@ -547,6 +547,7 @@ pub fn ip_permissions<'a>(
 
 /// The JSON shape of an `IpPermission`, read straight from text without building a
 /// [`Value`] tree (the fast path for rules; [`IpPermission::from_value`] is the same check).
+/// The lists are read straight into the id lists [`IpPermission`] keeps.
 #[derive(Deserialize)]
 struct RawPermission<'a> {
     #[serde(rename = "IpProtocol", borrow)]
@@ -556,13 +557,13 @@ struct RawPermission<'a> {
     #[serde(rename = "ToPort")]
     to_port: Option<i64>,
     #[serde(rename = "IpRanges", borrow)]
-    ipv4: Option<Vec<RawEntry<'a>>>,
+    ipv4: Option<Ids<'a>>,
     #[serde(rename = "Ipv6Ranges", borrow)]
-    ipv6: Option<Vec<RawEntry<'a>>>,
+    ipv6: Option<Ids<'a>>,
     #[serde(rename = "PrefixListIds", borrow)]
-    prefix_lists: Option<Vec<RawEntry<'a>>>,
+    prefix_lists: Option<Ids<'a>>,
     #[serde(rename = "UserIdGroupPairs", borrow)]
-    group_pairs: Option<Vec<RawEntry<'a>>>,
+    group_pairs: Option<Pairs<'a>>,
 }
 
 /// One entry of a list: whichever of the id fields it carries.
@@ -574,9 +575,97 @@ struct RawEntry<'a> {
         alias = "PrefixListId",
         alias = "GroupId",
         borrow,
-        default
+        default,
+        deserialize_with = "optional_borrowed_str"
     )]
     id: Option<Cow<'a, str>>,
+}
+
+/// `Option<Cow<str>>` borrowed from the input unless the string has escape sequences
+/// (`#[serde(borrow)]` does not reach through `Option`: serde would copy every id). Accepts and
+/// rejects what `Option<String>` does, with the same errors.
+fn optional_borrowed_str<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'a, str>>, D::Error> {
+    struct OptionVisitor;
+    impl<'de> serde::de::Visitor<'de> for OptionVisitor {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("option")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(StrVisitor).map(Some)
+        }
+    }
+    struct StrVisitor;
+    impl<'de> serde::de::Visitor<'de> for StrVisitor {
+        type Value = Cow<'de, str>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(s))
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(s.to_owned()))
+        }
+        fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(s))
+        }
+        fn visit_bytes<E: serde::de::Error>(self, b: &[u8]) -> Result<Self::Value, E> {
+            match std::str::from_utf8(b) {
+                Ok(s) => Ok(Cow::Owned(s.to_owned())),
+                Err(_) => Err(E::invalid_value(serde::de::Unexpected::Bytes(b), &self)),
+            }
+        }
+    }
+    d.deserialize_option(OptionVisitor)
+}
+
+/// A list of entries (`IpRanges`, `Ipv6Ranges`, `PrefixListIds`) as the ids of the entries that
+/// have one.
+struct Ids<'a>(Vec<Cow<'a, str>>);
+
+/// `UserIdGroupPairs`: every entry, with its `GroupId` if it has one.
+struct Pairs<'a>(Vec<Option<Cow<'a, str>>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Ids<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut ids = Vec::new();
+        d.deserialize_seq(EntriesVisitor(|id| ids.extend(id)))?;
+        Ok(Ids(ids))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut pairs = Vec::new();
+        d.deserialize_seq(EntriesVisitor(|id| pairs.push(id)))?;
+        Ok(Pairs(pairs))
+    }
+}
+
+/// Reads a JSON array of [`RawEntry`]s (exactly as `Vec<RawEntry>` would) and hands each
+/// entry's id to the closure instead of collecting the entries.
+struct EntriesVisitor<F>(F);
+
+impl<'de, F: FnMut(Option<Cow<'de, str>>)> serde::de::Visitor<'de> for EntriesVisitor<F> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(entry) = seq.next_element::<RawEntry<'de>>()? {
+            (self.0)(entry.id);
+        }
+        Ok(())
+    }
 }
 
 /// `IpProtocol` as a string (`"tcp"`, `"-1"`, `"6"`) or a bare number.
@@ -621,9 +710,7 @@ impl<'a> RawPermission<'a> {
                 .map(Protocol::from_number)
                 .map_err(|_| invalid("IpProtocol", format!("{n} is not a known protocol")))?,
         };
-        let ids = |list: Option<Vec<RawEntry<'a>>>| -> Vec<Cow<'a, str>> {
-            list.into_iter().flatten().filter_map(|e| e.id).collect()
-        };
+        let ids = |list: Option<Ids<'a>>| list.map_or_else(Vec::new, |Ids(ids)| ids);
         Ok(IpPermission {
             protocol,
             from_port: check_port("FromPort", self.from_port)?,
@@ -631,29 +718,92 @@ impl<'a> RawPermission<'a> {
             ipv4: ids(self.ipv4),
             ipv6: ids(self.ipv6),
             prefix_lists: ids(self.prefix_lists),
-            group_pairs: self
-                .group_pairs
-                .into_iter()
-                .flatten()
-                .map(|e| e.id)
-                .collect(),
+            group_pairs: self.group_pairs.map_or_else(Vec::new, |Pairs(pairs)| pairs),
         })
+    }
+}
+
+/// A JSON array of `IpPermission`s (`null`: none), each validated as soon as it is read.
+///
+/// The first invalid permission is kept aside rather than returned at once, so that the JSON
+/// error of a malformed document still wins over it wherever it is, and of several invalid
+/// permissions the first is reported, as when the whole list was read before validating.
+struct PermissionList<'a> {
+    permissions: Vec<IpPermission<'a>>,
+    invalid: Option<NetError>,
+}
+
+impl PermissionList<'_> {
+    const EMPTY: Self = PermissionList {
+        permissions: Vec::new(),
+        invalid: None,
+    };
+}
+
+/// Read as `Option<Vec<_>>` would be: `null` is an empty list.
+impl<'de: 'a, 'a> Deserialize<'de> for PermissionList<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct OptionVisitor;
+        impl<'de> serde::de::Visitor<'de> for OptionVisitor {
+            type Value = PermissionList<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("option")
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(PermissionList::EMPTY)
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(PermissionList::EMPTY)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<Self::Value, D::Error> {
+                d.deserialize_seq(ListVisitor)
+            }
+        }
+        struct ListVisitor;
+        impl<'de> serde::de::Visitor<'de> for ListVisitor {
+            type Value = PermissionList<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut list = PermissionList::EMPTY;
+                while let Some(raw) = seq.next_element::<RawPermission<'de>>()? {
+                    if list.invalid.is_none() {
+                        match raw.into_permission() {
+                            Ok(permission) => list.permissions.push(permission),
+                            Err(e) => list.invalid = Some(e),
+                        }
+                    }
+                }
+                Ok(list)
+            }
+        }
+        d.deserialize_option(OptionVisitor)
     }
 }
 
 /// Parses a JSON array of `IpPermission`s from text (e.g. a security group's
 /// `IpPermissions` field as [`Resource::raw_field`](crate::Resource::raw_field) returns it),
 /// without building a [`Value`] tree. `null` is an empty list.
+///
+/// Each permission's lists are read straight into the [`IpPermission`] (ids borrowed from
+/// `text` unless they have escape sequences): one allocation per non-empty list.
 pub fn parse_ip_permissions(text: &str) -> Result<Vec<IpPermission<'_>>, NetError> {
-    let raw: Option<Vec<RawPermission<'_>>> =
+    let list: PermissionList<'_> =
         serde_json::from_str(text).map_err(|e| NetError::InvalidPermission {
             field: "IpPermissions",
             reason: e.to_string(),
         })?;
-    raw.into_iter()
-        .flatten()
-        .map(RawPermission::into_permission)
-        .collect()
+    match list.invalid {
+        Some(e) => Err(e),
+        None => Ok(list.permissions),
+    }
 }
 
 #[cfg(test)]
@@ -678,6 +828,44 @@ mod tests {
         let numeric =
             parse_ip_permissions(r#"[{"IpProtocol": 6, "FromPort": 22, "ToPort": 22}]"#).unwrap();
         assert!(numeric[0].covers_port(Protocol::Tcp, 22));
+    }
+
+    #[test]
+    fn text_path_borrows_ids_and_keeps_entry_rules() {
+        let text = r#"[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+            "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "any"}, {"Description": "no id"}, {"CidrIp": null}],
+            "Ipv6Ranges": [{"CidrIpv6": "\u003a:/0"}],
+            "PrefixListIds": [{"PrefixListId": "pl-63a5400a"}],
+            "UserIdGroupPairs": [{"GroupName": "default"}, {"GroupId": "sg-1", "UserId": "123456789012"}]}]"#;
+        let perms = parse_ip_permissions(text).unwrap();
+        let p = &perms[0];
+        assert_eq!(p.cidrs().collect::<Vec<_>>(), ["0.0.0.0/0", "::/0"]);
+        assert!(
+            matches!(p.ipv4[0], Cow::Borrowed(_)),
+            "borrowed from the text"
+        );
+        assert!(matches!(p.ipv6[0], Cow::Owned(_)), "escaped: decoded");
+        assert!(matches!(p.prefix_lists[0], Cow::Borrowed("pl-63a5400a")));
+        assert_eq!(p.group_pairs, [None, Some(Cow::Borrowed("sg-1"))]);
+        assert!(p.references_security_groups());
+        assert_eq!(p.security_group_ids().collect::<Vec<_>>(), ["sg-1"]);
+        // Entries that are not objects, or whose id is not a string, are errors in text.
+        let error = |text: &str| parse_ip_permissions(text).unwrap_err().to_string();
+        assert!(
+            error(r#"[{"IpProtocol": "tcp", "IpRanges": ["0.0.0.0/0"]}]"#)
+                .contains("invalid type: string \"0.0.0.0/0\"")
+        );
+        assert!(
+            error(r#"[{"IpProtocol": "tcp", "IpRanges": [{"CidrIp": 5}]}]"#)
+                .contains("invalid type: integer `5`, expected a string")
+        );
+        // A JSON error anywhere wins over an invalid permission before it; of several invalid
+        // permissions the first is reported.
+        assert!(error(r#"[{"FromPort": 22}, {"IpProtocol": "tcp""#).contains("EOF"));
+        assert_eq!(
+            error(r#"[{"IpProtocol": "tcp"}, {"FromPort": 22}, {"IpProtocol": "bogus"}]"#),
+            "invalid IpPermission: IpProtocol is missing"
+        );
     }
 
     fn cidr(s: &str) -> Cidr {
