@@ -299,16 +299,7 @@ impl Pack {
         });
         let max_message = self.engine.limits().max_message_bytes;
         let (status, message) = match result {
-            Ok(verdict) => match verdict.message {
-                Some(message) if message.len() > max_message => (
-                    Status::Error,
-                    Some(format!(
-                        "the rule returned a {}-byte message, over the limit of {max_message} bytes",
-                        message.len()
-                    )),
-                ),
-                message => (convert_status(verdict.status), message),
-            },
+            Ok(verdict) => checked(verdict, max_message),
             Err(failure) => (Status::Error, Some(failure.reason)),
         };
         Some(Evaluation {
@@ -636,17 +627,7 @@ impl<'p> Session<'p> {
                     "the pack returned two verdicts for rule #{ri} on document #{di}"
                 )));
             }
-            let verdict = outcome.verdict;
-            *slot = Some(match verdict.message {
-                Some(message) if message.len() > max_message => (
-                    Status::Error,
-                    Some(format!(
-                        "the rule returned a {}-byte message, over the limit of {max_message} bytes",
-                        message.len()
-                    )),
-                ),
-                message => (convert_status(verdict.status), message),
-            });
+            *slot = Some(checked(outcome.verdict, max_message));
         }
         Ok(slots
             .into_iter()
@@ -690,6 +671,20 @@ fn batches<'m>(
         rest = tail;
         Some(batch)
     })
+}
+
+/// A guest's verdict as the host reports it: an oversized message turns it into an error.
+fn checked(verdict: wit::Verdict, max_message: usize) -> (Status, Option<String>) {
+    match verdict.message {
+        Some(message) if message.len() > max_message => (
+            Status::Error,
+            Some(format!(
+                "the rule returned a {}-byte message, over the limit of {max_message} bytes",
+                message.len()
+            )),
+        ),
+        message => (convert_status(verdict.status), message),
+    }
 }
 
 fn convert_status(status: wit::Status) -> Status {
