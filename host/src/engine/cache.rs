@@ -71,15 +71,6 @@ impl ArtifactCache {
         Ok(Self { store, key })
     }
 
-    /// A cache with a key that lives only as long as this process (tests, one-shot runs).
-    pub fn ephemeral(store: Arc<dyn Store>) -> Self {
-        let mut key = [0u8; MAC_LEN];
-        // A failing OS RNG leaves a zero key: entries then only survive within this process,
-        // which is all an ephemeral cache promises.
-        let _ = getrandom::fill(&mut key);
-        Self { store, key }
-    }
-
     fn entry_key(engine: &wasmtime::Engine, digest: &str) -> Vec<u8> {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);

@@ -80,11 +80,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Indices (into [`Pack::rules`]) of the planned rules.
-    pub fn rule_indices(&self) -> impl Iterator<Item = usize> + '_ {
-        self.rules.iter().map(|(i, _)| *i)
-    }
-
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }

@@ -17,7 +17,6 @@ pub type RuleSettings = HashMap<String, Map<String, Value>>;
 #[derive(Debug, Clone)]
 pub struct SetEvaluation<'p> {
     pub rule: &'p RuleMeta,
-    pub pack: &'p Pack,
     /// Index into the evaluated subjects.
     pub subject: usize,
     pub status: Status,
@@ -48,24 +47,11 @@ impl PackSet {
         Ok(Self { packs, owners })
     }
 
-    pub fn packs(&self) -> &[Arc<Pack>] {
-        &self.packs
-    }
-
     /// Every rule with the pack that provides it.
     pub fn rules(&self) -> impl Iterator<Item = (&Pack, &RuleMeta)> {
         self.packs
             .iter()
             .flat_map(|p| p.rules().iter().map(move |r| (p.as_ref(), r)))
-    }
-
-    /// The rule `id`, if some pack provides it.
-    pub fn rule(&self, id: &str) -> Option<(&Pack, &RuleMeta)> {
-        let pack = self.packs.get(*self.owners.get(id)?)?;
-        pack.rules()
-            .iter()
-            .find(|r| r.id == id)
-            .map(|r| (pack.as_ref(), r))
     }
 
     /// Plans for every pack: the rules `selected` (by id; all default-enabled rules when
@@ -113,7 +99,6 @@ impl PackSet {
                     pi,
                     SetEvaluation {
                         rule: &pack.rules()[e.rule],
-                        pack,
                         subject: e.subject,
                         status: e.status,
                         message: e.message,
