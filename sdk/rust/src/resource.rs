@@ -1,6 +1,6 @@
 //! A resource document as a rule sees it: typed envelope fields plus lazy access to the JSON.
-//! The document is scanned once, into an index of its top-level fields, and a field is parsed
-//! only when a rule reads it; every rule evaluating the same resource shares both.
+//! The top level is scanned only as far as the fields rules ask for, and a field is parsed only
+//! when a rule reads it; every rule evaluating the same resource shares the scan.
 
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
@@ -121,18 +121,17 @@ impl<'a> Resource<'a> {
         let Some(raw) = self.raw_field("CollectionErrors")? else {
             return Ok(());
         };
-        let errors: Option<std::collections::HashMap<&str, Value>> = serde_json::from_str(raw)
-            .map_err(|e| {
+        let errors: Option<serde_json::Map<String, Value>> =
+            serde_json::from_str(raw).map_err(|e| {
                 Error::new(format!("CollectionErrors is not an object of reasons: {e}"))
             })?;
         for field in fields {
-            match errors.as_ref().and_then(|m| m.get(field)) {
-                None | Some(Value::Null) => {}
-                Some(Value::String(why)) => {
-                    return Err(Error::new(format!("{field} was not collected: {why}")));
-                }
-                Some(why) => return Err(Error::new(format!("{field} was not collected: {why}"))),
-            }
+            let why = match errors.as_ref().and_then(|m| m.get(*field)) {
+                None | Some(Value::Null) => continue,
+                Some(Value::String(why)) => why.clone(),
+                Some(why) => why.to_string(),
+            };
+            return Err(Error::new(format!("{field} was not collected: {why}")));
         }
         Ok(())
     }
