@@ -28,22 +28,29 @@ pub fn evaluate(
     document: &str,
     host: &dyn Host,
 ) -> wit::Verdict {
-    let Some(rule) = rules.iter().find(|r| r.id == request.rule_id) else {
-        return error_verdict(format!("this pack has no rule {}", request.rule_id));
-    };
-    if !rule.applies_to(resource_type) {
-        return error_verdict(format!("{} does not apply to {resource_type}", rule.id));
+    match prepare(rules, request, resource_type) {
+        Ok((rule, settings)) => {
+            let ctx = Ctx::new(rule, &settings, host.now(), host);
+            run(rule, &Resource::new(resource_type, document), &ctx)
+        }
+        Err(message) => error_verdict(message),
     }
-    let settings = match parse_settings(&request.settings_json) {
-        Ok(s) => s,
-        Err(message) => return error_verdict(message),
-    };
-    let ctx = Ctx::new(rule, &settings, host.now(), host);
-    run(rule, &Resource::new(resource_type, document), &ctx)
 }
 
 /// A requested rule with its parsed settings, or why it cannot run.
 type Prepared<'r> = Result<(&'r Rule, Map<String, Value>), String>;
+
+/// Find the requested rule, check it applies to `resource_type`, and parse its settings.
+fn prepare<'r>(rules: &'r [Rule], request: &RuleRequest, resource_type: &str) -> Prepared<'r> {
+    let rule = rules
+        .iter()
+        .find(|r| r.id == request.rule_id)
+        .ok_or_else(|| format!("this pack has no rule {}", request.rule_id))?;
+    if !rule.applies_to(resource_type) {
+        return Err(format!("{} does not apply to {resource_type}", rule.id));
+    }
+    Ok((rule, parse_settings(&request.settings_json)?))
+}
 
 /// `rules.evaluate-batch`: every requested rule on every document (all of `resource_type`).
 /// Each document is scanned at most once however many rules read it.
@@ -57,16 +64,7 @@ pub fn evaluate_batch<D: AsRef<str>>(
     let now = host.now();
     let prepared: Vec<Prepared<'_>> = requests
         .iter()
-        .map(|req| {
-            let rule = rules
-                .iter()
-                .find(|r| r.id == req.rule_id)
-                .ok_or_else(|| format!("this pack has no rule {}", req.rule_id))?;
-            if !rule.applies_to(resource_type) {
-                return Err(format!("{} does not apply to {resource_type}", rule.id));
-            }
-            Ok((rule, parse_settings(&req.settings_json)?))
-        })
+        .map(|request| prepare(rules, request, resource_type))
         .collect();
     let mut outcomes = Vec::with_capacity(documents.len() * requests.len());
     for (d_idx, document) in documents.iter().enumerate() {
