@@ -70,11 +70,13 @@ fn parse_now(text: &str) -> Result<OffsetDateTime, String> {
 }
 
 pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
-    let documents = read_documents(&args.resource)?;
-    let context = match &args.context {
-        Some(path) => read_documents(path)?,
-        None => Vec::new(),
-    };
+    // The evaluated documents first, then the context: lookups see both without a copy.
+    let mut all = read_documents(&args.resource)?;
+    let evaluated = all.len();
+    if let Some(path) = &args.context {
+        all.extend(read_documents(path)?);
+    }
+    let all = Arc::new(all);
     let settings = match &args.settings {
         Some(path) => read_settings(path)?,
         None => RuleSettings::new(),
@@ -88,8 +90,9 @@ pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
 
     let ctx = EvalContext {
         now: args.now.unwrap_or_else(OffsetDateTime::now_utc),
-        lookup: Arc::new(DocumentLookup::new(context.iter().chain(&documents))),
+        lookup: Arc::new(DocumentLookup::new(all.clone(), evaluated)),
     };
+    let documents = &all[..evaluated];
     let subjects: Vec<_> = documents.iter().map(Document::subject).collect();
     let verdicts = set.evaluate(&plans, &ctx, &subjects);
 
@@ -153,23 +156,30 @@ fn read_settings(path: &PathBuf) -> Result<RuleSettings, InputError> {
 
 /// Lookups over documents given on the command line, scoped by account.
 struct DocumentLookup {
-    by_id: HashMap<(String, String), String>,
+    docs: Arc<Vec<Document>>,
+    /// Account id -> resource id -> index into `docs`.
+    index: HashMap<String, HashMap<String, usize>>,
 }
 
 impl DocumentLookup {
-    fn new<'a>(docs: impl Iterator<Item = &'a Document>) -> Self {
-        Self {
-            by_id: docs
-                .map(|d| ((d.account_id.clone(), d.id.clone()), d.text.clone()))
-                .collect(),
+    /// `docs[..evaluated]` are the evaluated documents, the rest context; where both hold the
+    /// same resource the evaluated document wins.
+    fn new(docs: Arc<Vec<Document>>, evaluated: usize) -> Self {
+        let mut index: HashMap<String, HashMap<String, usize>> = HashMap::new();
+        for i in (evaluated..docs.len()).chain(0..evaluated) {
+            let doc = &docs[i];
+            index
+                .entry(doc.account_id.clone())
+                .or_default()
+                .insert(doc.id.clone(), i);
         }
+        Self { docs, index }
     }
 }
 
 impl Lookup for DocumentLookup {
     fn lookup(&self, account_id: &str, resource_id: &str) -> Option<String> {
-        self.by_id
-            .get(&(account_id.to_owned(), resource_id.to_owned()))
-            .cloned()
+        let i = *self.index.get(account_id)?.get(resource_id)?;
+        Some(self.docs[i].text.clone())
     }
 }
