@@ -4,6 +4,9 @@
 //! [`engine`] (the only module that touches wasmtime), [`store`] (the embedded database), and
 //! [`cli`] (the command line).
 
+pub mod account;
+pub mod aws;
 pub mod cli;
 pub mod engine;
+pub mod scan;
 pub mod store;

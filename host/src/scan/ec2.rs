@@ -1,0 +1,7 @@
+//! Collector for ec2 (placeholder until written).
+
+use super::Collect;
+
+pub const RESOURCE_TYPES: [&str; 0] = [];
+
+pub async fn collect(_cx: &mut Collect<'_>) {}

@@ -1,0 +1,73 @@
+//! Scanning: which collectors run where ([`Service`]), the collector interface
+//! ([`collect::Collect`]), the document envelope ([`doc::Doc`]) and SDK shape rendering
+//! ([`shape`]). One file per AWS service holds that service's collector.
+
+pub mod collect;
+pub mod doc;
+pub mod shape;
+
+mod cloudtrail;
+mod ec2;
+mod iam;
+mod kms;
+mod s3;
+
+pub use collect::{Collect, Collected, ScanIssue, Unsupported};
+pub use doc::Doc;
+
+/// An AWS service the scanner collects from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Service {
+    Iam,
+    S3,
+    Ec2,
+    CloudTrail,
+    Kms,
+}
+
+impl Service {
+    pub const ALL: [Service; 5] = [
+        Service::Iam,
+        Service::S3,
+        Service::Ec2,
+        Service::CloudTrail,
+        Service::Kms,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Iam => "iam",
+            Service::S3 => "s3",
+            Service::Ec2 => "ec2",
+            Service::CloudTrail => "cloudtrail",
+            Service::Kms => "kms",
+        }
+    }
+
+    /// Global services run once per scan (from the home region); the others once per region.
+    pub fn is_global(self) -> bool {
+        matches!(self, Service::Iam | Service::S3)
+    }
+
+    /// The resource types this service's collector produces.
+    pub fn resource_types(self) -> &'static [&'static str] {
+        match self {
+            Service::Iam => &iam::RESOURCE_TYPES,
+            Service::S3 => &s3::RESOURCE_TYPES,
+            Service::Ec2 => &ec2::RESOURCE_TYPES,
+            Service::CloudTrail => &cloudtrail::RESOURCE_TYPES,
+            Service::Kms => &kms::RESOURCE_TYPES,
+        }
+    }
+
+    /// Runs this service's collector.
+    pub async fn collect(self, cx: &mut Collect<'_>) {
+        match self {
+            Service::Iam => iam::collect(cx).await,
+            Service::S3 => s3::collect(cx).await,
+            Service::Ec2 => ec2::collect(cx).await,
+            Service::CloudTrail => cloudtrail::collect(cx).await,
+            Service::Kms => kms::collect(cx).await,
+        }
+    }
+}
