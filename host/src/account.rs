@@ -236,7 +236,8 @@ mod tests {
 
     #[test]
     fn bad_fields_are_refused_with_the_field_named() {
-        let cases: [(fn(&mut Account), &str); 7] = [
+        type Mutation = fn(&mut Account);
+        let cases: [(Mutation, &str); 7] = [
             (|a| a.account_id = "12345678901".into(), "exactly 12 digits"),
             (
                 |a| a.account_id = "12345678901x".into(),

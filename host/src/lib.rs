@@ -8,5 +8,6 @@ pub mod account;
 pub mod aws;
 pub mod cli;
 pub mod engine;
+pub mod findings;
 pub mod scan;
 pub mod store;

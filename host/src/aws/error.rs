@@ -109,6 +109,17 @@ impl AwsError {
     {
         let status = err.raw_response().map(|r| r.status().as_u16());
         match &err {
+            // A 2xx answer that failed to parse surfaces as a service error without a code.
+            SdkError::ServiceError(service)
+                if service.err().code().is_none() && status.is_some_and(|s| s < 300) =>
+            {
+                AwsError {
+                    operation,
+                    kind: ErrorKind::MalformedResponse,
+                    code: None,
+                    message: format!("the answer could not be parsed: {}", chain(&err)),
+                }
+            }
             SdkError::ServiceError(service) => {
                 let e = service.err();
                 let code = e.code().map(str::to_owned);
@@ -185,14 +196,8 @@ fn classify(code: Option<&str>, status: Option<u16>) -> ErrorKind {
         Some(c) if THROTTLED.contains(&c) => ErrorKind::Throttled,
         Some(c) if CREDENTIALS.contains(&c) => ErrorKind::Credentials,
         Some(c) if NOT_IMPLEMENTED.contains(&c) => ErrorKind::NotImplemented,
-        Some(c)
-            if c.starts_with("NoSuch")
-                || c.ends_with("NotFound")
-                || c.ends_with("NotFoundException")
-                || c == "NoSuchEntity" =>
-        {
-            ErrorKind::NotFound
-        }
+        // NoSuchBucketPolicy, NoSuchEntity, ServerSideEncryptionConfigurationNotFoundError, ...
+        Some(c) if c.starts_with("NoSuch") || c.contains("NotFound") => ErrorKind::NotFound,
         _ => match status {
             Some(403) => ErrorKind::AccessDenied,
             Some(404) => ErrorKind::NotFound,

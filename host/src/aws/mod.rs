@@ -49,8 +49,9 @@ impl Default for AwsOptions {
         AwsOptions {
             endpoint_url: None,
             home_region: DEFAULT_HOME_REGION.to_owned(),
-            // Five attempts ride out a burst of throttling without stalling a scan for long.
-            max_attempts: 5,
+            // The SDK's standard: adaptive mode also slows the client down under throttling, and
+            // a persistently failing call (an emulator's 500) costs about a second, not ten.
+            max_attempts: 3,
             // Long enough for a slow paginated page, short enough that a hung endpoint fails a scan.
             call_timeout: Duration::from_secs(60),
             credentials: None,
