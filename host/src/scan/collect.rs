@@ -2,7 +2,7 @@
 //! exclusions, and takes back documents, listing failures and call errors. Collectors
 //! (`scan/s3.rs`, `scan/ec2.rs`, ...) fetch and shape; they never touch the store.
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -10,6 +10,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
+use time::OffsetDateTime;
 
 use super::doc::Doc;
 use crate::account::Account;
@@ -35,19 +36,30 @@ pub struct ScanIssue {
     pub message: String,
 }
 
-/// Operations the endpoint answered with "not implemented" during this scan: later calls skip
-/// them instead of paying the retries again.
+/// Operations the endpoint answered with "not implemented", with when that was first seen:
+/// later calls skip them instead of paying the retries again. Carried from scan to scan.
 #[derive(Debug, Clone, Default)]
-pub struct Unsupported(Arc<Mutex<HashSet<&'static str>>>);
+pub struct Unsupported(Arc<Mutex<BTreeMap<String, OffsetDateTime>>>);
 
 impl Unsupported {
-    fn contains(&self, op: &'static str) -> bool {
-        self.0.lock().map(|s| s.contains(op)).unwrap_or(false)
+    /// A memo seeded with what earlier scans found.
+    pub fn from_known(known: BTreeMap<String, OffsetDateTime>) -> Self {
+        Unsupported(Arc::new(Mutex::new(known)))
     }
 
-    fn insert(&self, op: &'static str) {
-        if let Ok(mut s) = self.0.lock() {
-            s.insert(op);
+    /// Every operation known to be unsupported, with when it was first seen.
+    pub fn known(&self) -> BTreeMap<String, OffsetDateTime> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    fn contains(&self, op: &str) -> bool {
+        self.0.lock().map(|m| m.contains_key(op)).unwrap_or(false)
+    }
+
+    fn insert(&self, op: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.entry(op.to_owned())
+                .or_insert_with(OffsetDateTime::now_utc);
         }
     }
 }
@@ -113,22 +125,27 @@ impl<'a> Collect<'a> {
         F: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        // One wording whether the answer is fresh or remembered, so a re-scan does not see a
+        // changed document where nothing changed.
+        let not_implemented = || AwsError {
+            operation,
+            kind: ErrorKind::NotImplemented,
+            code: None,
+            message: "the endpoint does not implement this call".into(),
+        };
         if self.unsupported.contains(operation) {
-            return Err(AwsError {
-                operation,
-                kind: ErrorKind::NotImplemented,
-                code: None,
-                message: "the endpoint does not implement this call".into(),
-            });
+            return Err(not_implemented());
         }
-        let result = send().await.map_err(|e| AwsError::from_sdk(operation, e));
-        if let Err(e) = &result {
+        send().await.map_err(|e| {
+            let e = AwsError::from_sdk(operation, e);
+            tracing::debug!(service = self.service, region = self.region, error = %e, "call failed");
             if e.kind == ErrorKind::NotImplemented {
                 self.unsupported.insert(operation);
+                not_implemented()
+            } else {
+                e
             }
-            tracing::debug!(service = self.service, region = self.region, error = %e, "call failed");
-        }
-        result
+        })
     }
 
     /// Adds a finished document unless it is excluded; its collection errors become issues.
