@@ -7,6 +7,8 @@ mod sled;
 pub use self::sled::SledStore;
 
 use serde::{Deserialize, Serialize};
+
+use crate::account::Account;
 use std::path::PathBuf;
 use time::OffsetDateTime;
 
@@ -111,6 +113,82 @@ pub struct FindingRecord {
     /// When `status` last took its current value.
     #[serde(with = "time::serde::rfc3339")]
     pub status_changed_at: OffsetDateTime,
+    /// When the finding was closed because its resource went away; `None` while open.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub closed_at: Option<OffsetDateTime>,
+}
+
+/// A finding's state in its history: a verdict, or closed because the resource is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingState {
+    Pass,
+    Fail,
+    Error,
+    /// The resource was deleted (or left the account's scope); the finding no longer applies.
+    Closed,
+}
+
+impl From<FindingStatus> for FindingState {
+    fn from(s: FindingStatus) -> Self {
+        match s {
+            FindingStatus::Pass => FindingState::Pass,
+            FindingStatus::Fail => FindingState::Fail,
+            FindingStatus::Error => FindingState::Error,
+        }
+    }
+}
+
+/// One change of a finding's state, kept in the finding's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingChange {
+    pub rule_id: String,
+    pub resource_id: String,
+    /// When the change was observed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The state before, `None` for a new finding.
+    pub from: Option<FindingState>,
+    pub to: FindingState,
+    /// The rule's message with the new state, if any.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// What one scan of one account did, kept for reporting and to decide the next evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScanRecord {
+    pub account_name: String,
+    pub account_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub finished_at: OffsetDateTime,
+    /// Regions scanned.
+    pub regions: Vec<String>,
+    /// Live resources by type after the scan.
+    pub resources: std::collections::BTreeMap<String, u64>,
+    /// Resources new or changed in this scan.
+    pub changed: u64,
+    /// Resources found gone in this scan.
+    pub deleted: u64,
+    /// Resources evaluated, and whether that was every live resource of the account.
+    pub evaluated: u64,
+    pub evaluated_all: bool,
+    /// Open failing findings of the account by severity after the scan.
+    pub failing: std::collections::BTreeMap<String, u64>,
+    /// Open findings in error after the scan.
+    pub errors: u64,
+    /// AWS API calls made, retries included.
+    pub api_calls: u64,
+    /// Identifies the rules and settings evaluated; a change re-evaluates every resource.
+    pub ruleset: String,
+    /// What went wrong in collection.
+    pub issues: Vec<crate::scan::ScanIssue>,
+    /// Operations the endpoint does not implement, with when that was first seen; the next
+    /// scans skip them for a while instead of paying retries on every call.
+    #[serde(default)]
+    pub unsupported: std::collections::BTreeMap<String, OffsetDateTime>,
 }
 
 /// Which resources `Store::list_resources` returns; the default selects everything.
@@ -244,6 +322,29 @@ pub trait Store: Send + Sync {
     fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<FindingRecord>, StoreError>;
     /// Removes the finding at (rule id, resource id); returns whether it existed.
     fn delete_finding(&self, rule_id: &str, resource_id: &str) -> Result<bool, StoreError>;
+
+    /// Appends a change to a finding's history.
+    fn append_finding_change(&self, c: &FindingChange) -> Result<(), StoreError>;
+    /// The history of the finding at (rule id, resource id), oldest first.
+    fn finding_history(
+        &self,
+        rule_id: &str,
+        resource_id: &str,
+    ) -> Result<Vec<FindingChange>, StoreError>;
+
+    /// Inserts or replaces an account under its name.
+    fn put_account(&self, a: &Account) -> Result<(), StoreError>;
+    /// Returns the account with this name.
+    fn get_account(&self, name: &str) -> Result<Option<Account>, StoreError>;
+    /// Every account, ordered by name.
+    fn list_accounts(&self) -> Result<Vec<Account>, StoreError>;
+    /// Removes an account record (not its resources or findings); returns whether it existed.
+    fn delete_account(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Records a finished scan.
+    fn put_scan(&self, s: &ScanRecord) -> Result<(), StoreError>;
+    /// The latest scan of the named account.
+    fn last_scan(&self, account_name: &str) -> Result<Option<ScanRecord>, StoreError>;
 
     /// Makes every write so far durable on disk.
     fn flush(&self) -> Result<(), StoreError>;

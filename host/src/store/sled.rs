@@ -2,9 +2,9 @@
 //! Only sled-specific code lives here; record types, errors and key encoding belong in `mod.rs`.
 
 use super::{
-    FindingFilter, FindingRecord, KEY_SEPARATOR, ModuleMeta, ModuleRecord, ResourceFilter,
-    ResourceRecord, Store, StoreError, check_component, check_digest, encode_key, encode_prefix,
-    escape_key, key_component,
+    Account, FindingChange, FindingFilter, FindingRecord, KEY_SEPARATOR, ModuleMeta, ModuleRecord,
+    ResourceFilter, ResourceRecord, ScanRecord, Store, StoreError, check_component, check_digest,
+    encode_key, encode_prefix, escape_key, key_component,
 };
 use ::sled::transaction::{ConflictableTransactionError, TransactionError};
 use ::sled::{Config, Db, IVec, Transactional, Tree};
@@ -26,6 +26,12 @@ const MODULE_BYTES: &str = "module_bytes";
 const ARTIFACTS: &str = "artifacts";
 /// Finding JSON by `rule \0 resource`.
 const FINDINGS: &str = "findings";
+/// `FindingChange` JSON by `rule \0 resource \0 time`, time as 20-digit nanoseconds since 1970.
+const FINDING_HISTORY: &str = "finding_history";
+/// `Account` JSON by name.
+const ACCOUNTS: &str = "accounts";
+/// `ScanRecord` JSON by `account name \0 start time` (20-digit nanoseconds since 1970).
+const SCANS: &str = "scans";
 
 /// A `Store` backed by an embedded sled database; cheap to clone (clones share the database).
 #[derive(Clone, Debug)]
@@ -37,6 +43,9 @@ pub struct SledStore {
     module_bytes: Tree,
     artifacts: Tree,
     findings: Tree,
+    finding_history: Tree,
+    accounts: Tree,
+    scans: Tree,
 }
 
 impl SledStore {
@@ -80,6 +89,9 @@ impl SledStore {
             module_bytes: db.open_tree(MODULE_BYTES)?,
             artifacts: db.open_tree(ARTIFACTS)?,
             findings: db.open_tree(FINDINGS)?,
+            finding_history: db.open_tree(FINDING_HISTORY)?,
+            accounts: db.open_tree(ACCOUNTS)?,
+            scans: db.open_tree(SCANS)?,
             db,
         })
     }
@@ -155,6 +167,12 @@ fn resource_key(
 /// Builds the finding key, validating every component.
 fn finding_key(rule_id: &str, resource_id: &str) -> Result<Vec<u8>, StoreError> {
     encode_key(&[("rule_id", rule_id), ("resource_id", resource_id)])
+}
+
+/// A timestamp as a key component that sorts in time order: nanoseconds since 1970, 20 digits
+/// (times before 1970 clamp to zero; nothing we store predates it).
+fn time_component(t: time::OffsetDateTime) -> String {
+    format!("{:020}", t.unix_timestamp_nanos().max(0))
 }
 
 /// Rejects the empty artefact key (any other byte string is a valid opaque key).
@@ -434,6 +452,89 @@ impl Store for SledStore {
         Ok(old.is_some())
     }
 
+    fn append_finding_change(&self, c: &FindingChange) -> Result<(), StoreError> {
+        let mut key = finding_key(&c.rule_id, &c.resource_id)?;
+        key.push(KEY_SEPARATOR);
+        key.extend_from_slice(time_component(c.at).as_bytes());
+        let value = encode("finding change", c)?;
+        self.finding_history
+            .insert(key, value)
+            .map_err(backend("append_finding_change"))?;
+        Ok(())
+    }
+
+    fn finding_history(
+        &self,
+        rule_id: &str,
+        resource_id: &str,
+    ) -> Result<Vec<FindingChange>, StoreError> {
+        let prefix = encode_prefix(&[("rule_id", rule_id), ("resource_id", resource_id)])?;
+        self.finding_history
+            .scan_prefix(&prefix)
+            .map(|entry| {
+                let (key, value) = entry.map_err(backend("finding_history"))?;
+                decode(FINDING_HISTORY, &key, &value)
+            })
+            .collect()
+    }
+
+    fn put_account(&self, a: &Account) -> Result<(), StoreError> {
+        let key = encode_key(&[("name", &a.name)])?;
+        let value = encode("account", a)?;
+        self.accounts
+            .insert(key, value)
+            .map_err(backend("put_account"))?;
+        Ok(())
+    }
+
+    fn get_account(&self, name: &str) -> Result<Option<Account>, StoreError> {
+        let key = encode_key(&[("name", name)])?;
+        match self.accounts.get(&key).map_err(backend("get_account"))? {
+            Some(value) => decode(ACCOUNTS, &key, &value).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.accounts
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry.map_err(backend("list_accounts"))?;
+                decode(ACCOUNTS, &key, &value)
+            })
+            .collect()
+    }
+
+    fn delete_account(&self, name: &str) -> Result<bool, StoreError> {
+        let key = encode_key(&[("name", name)])?;
+        let old = self
+            .accounts
+            .remove(key)
+            .map_err(backend("delete_account"))?;
+        Ok(old.is_some())
+    }
+
+    fn put_scan(&self, s: &ScanRecord) -> Result<(), StoreError> {
+        let key = encode_key(&[
+            ("account_name", &s.account_name),
+            ("started_at", &time_component(s.started_at)),
+        ])?;
+        let value = encode("scan", s)?;
+        self.scans.insert(key, value).map_err(backend("put_scan"))?;
+        Ok(())
+    }
+
+    fn last_scan(&self, account_name: &str) -> Result<Option<ScanRecord>, StoreError> {
+        let prefix = encode_prefix(&[("account_name", account_name)])?;
+        match self.scans.scan_prefix(&prefix).next_back() {
+            Some(entry) => {
+                let (key, value) = entry.map_err(backend("last_scan"))?;
+                decode(SCANS, &key, &value).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(backend("flush"))?;
         Ok(())
@@ -442,7 +543,7 @@ impl Store for SledStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::FindingStatus;
+    use super::super::{FindingState, FindingStatus};
     use super::*;
     use serde_json::json;
     use std::sync::Arc;
@@ -486,6 +587,7 @@ mod tests {
             first_seen: T0,
             last_seen: T1,
             status_changed_at: T1,
+            closed_at: None,
         }
     }
 
@@ -885,6 +987,87 @@ mod tests {
             })
             .is_empty()
         );
+    }
+
+    #[test]
+    fn finding_history_is_kept_in_time_order_per_finding() {
+        let store = store();
+        let change = |rule: &str, at, to| FindingChange {
+            rule_id: rule.into(),
+            resource_id: "r1".into(),
+            at,
+            from: None,
+            to,
+            message: None,
+        };
+        // Written out of order, and with a second finding interleaved.
+        store
+            .append_finding_change(&change("R", T1, FindingState::Pass))
+            .unwrap();
+        store
+            .append_finding_change(&change("R", T0, FindingState::Fail))
+            .unwrap();
+        store
+            .append_finding_change(&change("R2", T0, FindingState::Error))
+            .unwrap();
+        let history = store.finding_history("R", "r1").unwrap();
+        let states: Vec<_> = history.iter().map(|c| (c.at, c.to)).collect();
+        assert_eq!(states, [(T0, FindingState::Fail), (T1, FindingState::Pass)]);
+        assert!(store.finding_history("R", "r2").unwrap().is_empty());
+    }
+
+    #[test]
+    fn accounts_and_last_scan() {
+        let store = store();
+        let account = |name: &str| crate::account::Account {
+            name: name.into(),
+            account_id: "123456789012".into(),
+            role_arn: "arn:aws:iam::123456789012:role/PalisadeAudit".into(),
+            external_id: None,
+            excluded_regions: vec![],
+            excluded_resource_types: vec![],
+            excluded_resources: vec![],
+            added_at: T0,
+        };
+        store.put_account(&account("prod")).unwrap();
+        store.put_account(&account("dev")).unwrap();
+        let names: Vec<_> = store
+            .list_accounts()
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(names, ["dev", "prod"]);
+        assert_eq!(store.get_account("prod").unwrap(), Some(account("prod")));
+        let scan = |at, calls| ScanRecord {
+            account_name: "prod".into(),
+            account_id: "123456789012".into(),
+            started_at: at,
+            finished_at: at,
+            regions: vec!["us-east-1".into()],
+            resources: Default::default(),
+            changed: 0,
+            deleted: 0,
+            evaluated: 0,
+            evaluated_all: true,
+            failing: Default::default(),
+            errors: 0,
+            api_calls: calls,
+            ruleset: "x".into(),
+            issues: vec![],
+            unsupported: Default::default(),
+        };
+        assert_eq!(store.last_scan("prod").unwrap(), None);
+        store.put_scan(&scan(T1, 2)).unwrap();
+        store.put_scan(&scan(T0, 1)).unwrap();
+        assert_eq!(
+            store.last_scan("prod").unwrap().map(|s| s.api_calls),
+            Some(2)
+        );
+        assert_eq!(store.last_scan("dev").unwrap(), None);
+        assert!(store.delete_account("prod").unwrap());
+        assert!(!store.delete_account("prod").unwrap());
+        assert_eq!(store.get_account("prod").unwrap(), None);
     }
 
     #[test]

@@ -1,0 +1,435 @@
+//! A whole scan of one account: assume its role, check the identity, list regions, run every
+//! (service, region) collector concurrently, write changed resources to the store, mark the
+//! ones a complete listing no longer shows as deleted (closing their findings), and evaluate
+//! the rules into findings. Collectors know nothing of this; this knows nothing of shapes.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use time::OffsetDateTime;
+
+use super::Service;
+use super::collect::{Collect, Collected, ScanIssue, Unsupported};
+use crate::account::Account;
+use crate::aws::{AwsError, Session};
+use crate::findings::{self, Evaluator};
+use crate::store::{ResourceFilter, ResourceRecord, ScanRecord, Store, StoreError};
+
+/// Why a scan could not be done at all (per-service failures are issues, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("cannot assume role {role} for account {account}: {source}")]
+    Identity {
+        account: String,
+        role: String,
+        source: AwsError,
+    },
+    #[error(
+        "account {account}: the assumed role belongs to account {found}, not {expected}; check the role ARN"
+    )]
+    WrongAccount {
+        account: String,
+        expected: String,
+        found: String,
+    },
+    #[error("account {account}: cannot list regions: {source}")]
+    Regions { account: String, source: AwsError },
+    #[error("account {account}: store failed: {source}")]
+    Store { account: String, source: StoreError },
+    #[error("account {account}: evaluation task failed: {message}")]
+    Evaluation { account: String, message: String },
+}
+
+/// Scan settings.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Collector runs in flight at once.
+    pub concurrency: usize,
+    /// Scan only these regions (still minus the account's exclusions); all enabled ones when empty.
+    pub regions: Vec<String>,
+    /// Stored verdicts older than this are re-evaluated even if their resource is unchanged,
+    /// so time-based rules (key age, ...) keep up.
+    pub reevaluate_after: Duration,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            // Enough to hide call latency; low enough to stay under API rate limits.
+            concurrency: 8,
+            regions: Vec::new(),
+            // The daily scan re-checks everything once a day.
+            reevaluate_after: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// One collector run, as progress reports name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub service: Service,
+    pub region: String,
+}
+
+/// Receives progress while a scan runs (a progress bar, log lines, nothing).
+pub trait Progress: Send + Sync {
+    /// The scan will run `tasks` collector runs.
+    fn planned(&self, _account: &Account, _tasks: usize) {}
+    /// One run finished.
+    fn finished(&self, _task: &Task, _resources: usize, _issues: usize, _took: Duration) {}
+    /// Collection is over; evaluation starts.
+    fn evaluating(&self, _resources: usize) {}
+}
+
+/// A [`Progress`] that reports nothing.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// Scans accounts into a store and evaluates them.
+pub struct Scanner {
+    host: Session,
+    store: Arc<dyn Store>,
+    evaluator: Arc<Evaluator>,
+    options: ScanOptions,
+}
+
+impl Scanner {
+    pub fn new(
+        host: Session,
+        store: Arc<dyn Store>,
+        evaluator: Arc<Evaluator>,
+        options: ScanOptions,
+    ) -> Scanner {
+        Scanner {
+            host,
+            store,
+            evaluator,
+            options,
+        }
+    }
+
+    /// Scans `account` completely and records the scan.
+    pub async fn scan(
+        &self,
+        account: &Account,
+        progress: &dyn Progress,
+    ) -> Result<ScanRecord, ScanError> {
+        let started = Instant::now();
+        let started_at = OffsetDateTime::now_utc();
+        let calls_before = self.host.api_calls();
+        let store_err = |source| ScanError::Store {
+            account: account.name.clone(),
+            source,
+        };
+
+        let session = self
+            .host
+            .assume(
+                &account.role_arn,
+                account.external_id.as_deref(),
+                "palisade-scan",
+            )
+            .await;
+        let found = session
+            .caller_account()
+            .await
+            .map_err(|source| ScanError::Identity {
+                account: account.name.clone(),
+                role: account.role_arn.clone(),
+                source,
+            })?;
+        if found != account.account_id {
+            return Err(ScanError::WrongAccount {
+                account: account.name.clone(),
+                expected: account.account_id.clone(),
+                found,
+            });
+        }
+        let regions = self.regions(&session, account).await?;
+        let tasks = plan(account, session.home_region(), &regions);
+        progress.planned(account, tasks.len());
+
+        // What earlier scans found unimplemented is skipped for a week, then tried again.
+        let last = self.store.last_scan(&account.name).map_err(store_err)?;
+        let unsupported = Unsupported::from_known(
+            last.iter()
+                .flat_map(|s| s.unsupported.clone())
+                .filter(|(_, since)| (started_at - *since).unsigned_abs() < UNSUPPORTED_FOR)
+                .collect(),
+        );
+        let runs: Vec<(Task, Collected)> = futures::stream::iter(tasks)
+            .map(|task| {
+                let (session, unsupported) = (&session, unsupported.clone());
+                async move {
+                    let t0 = Instant::now();
+                    let mut cx = Collect::new(
+                        session,
+                        account,
+                        task.service.name(),
+                        &task.region,
+                        unsupported,
+                    );
+                    task.service.collect(&mut cx).await;
+                    let out = cx.finish();
+                    progress.finished(&task, out.docs.len(), out.issues.len(), t0.elapsed());
+                    (task, out)
+                }
+            })
+            .buffer_unordered(self.options.concurrency.max(1))
+            .collect()
+            .await;
+
+        let now = OffsetDateTime::now_utc();
+        let (seen, covered, issues) = self.write(account, runs, now).map_err(store_err)?;
+        let deleted = self
+            .mark_deleted(account, &seen.ids, &covered, now)
+            .map_err(store_err)?;
+
+        // Evaluate what changed, or everything when the rules changed or verdicts are old.
+        let evaluate_all = last.as_ref().is_none_or(|s| {
+            s.ruleset != self.evaluator.ruleset()
+                || (now - s.finished_at).unsigned_abs() > self.options.reevaluate_after
+        });
+        let live = self
+            .store
+            .list_resources(&ResourceFilter {
+                account_id: Some(account.account_id.clone()),
+                ..ResourceFilter::default()
+            })
+            .map_err(store_err)?
+            .into_iter()
+            .filter(|r| r.deleted_at.is_none())
+            .collect::<Vec<_>>();
+        let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
+        for r in &live {
+            *by_type.entry(r.resource_type.clone()).or_default() += 1;
+        }
+        let to_evaluate: Vec<ResourceRecord> = if evaluate_all {
+            live
+        } else {
+            live.into_iter()
+                .filter(|r| seen.changed.contains(&r.resource_id))
+                .collect()
+        };
+        progress.evaluating(to_evaluate.len());
+        let evaluated = to_evaluate.len() as u64;
+        let evaluator = self.evaluator.clone();
+        // Packs run on CPU for a while: off the async workers.
+        tokio::task::spawn_blocking(move || evaluator.evaluate(&to_evaluate, now))
+            .await
+            .map_err(|e| ScanError::Evaluation {
+                account: account.name.clone(),
+                message: e.to_string(),
+            })?
+            .map_err(store_err)?;
+        let (failing, errors) =
+            findings::open_summary(self.store.as_ref(), &account.account_id).map_err(store_err)?;
+
+        let record = ScanRecord {
+            account_name: account.name.clone(),
+            account_id: account.account_id.clone(),
+            started_at,
+            finished_at: started_at + started.elapsed(),
+            regions,
+            resources: by_type,
+            changed: seen.changed.len() as u64,
+            deleted,
+            evaluated,
+            evaluated_all: evaluate_all,
+            failing,
+            errors,
+            api_calls: self.host.api_calls() - calls_before,
+            ruleset: self.evaluator.ruleset().to_owned(),
+            issues,
+            unsupported: unsupported.known(),
+        };
+        self.store.put_scan(&record).map_err(store_err)?;
+        self.store.flush().map_err(store_err)?;
+        Ok(record)
+    }
+
+    /// Enabled regions of the account's partition, restricted by the options, minus exclusions.
+    async fn regions(
+        &self,
+        session: &Session,
+        account: &Account,
+    ) -> Result<Vec<String>, ScanError> {
+        let out = session
+            .ec2(session.home_region())
+            .describe_regions()
+            .send()
+            .await
+            .map_err(|e| ScanError::Regions {
+                account: account.name.clone(),
+                source: AwsError::from_sdk("DescribeRegions", e),
+            })?;
+        let partition = partition_of(session.home_region());
+        let mut regions: Vec<String> = out
+            .regions()
+            .iter()
+            .filter(|r| r.opt_in_status() != Some("not-opted-in"))
+            .filter_map(|r| r.region_name().map(str::to_owned))
+            .filter(|r| partition_of(r) == partition)
+            .filter(|r| self.options.regions.is_empty() || self.options.regions.contains(r))
+            .filter(|r| !account.region_excluded(r))
+            .collect();
+        regions.sort();
+        Ok(regions)
+    }
+
+    /// Writes collected documents whose content changed; returns what was seen, which
+    /// (type, region) listings were complete, and the issues.
+    fn write(
+        &self,
+        account: &Account,
+        runs: Vec<(Task, Collected)>,
+        now: OffsetDateTime,
+    ) -> Result<(Seen, Covered, Vec<ScanIssue>), StoreError> {
+        let mut seen = Seen::default();
+        let mut covered = Covered::default();
+        let mut issues = Vec::new();
+        for (task, out) in runs {
+            for ty in task.service.resource_types() {
+                if !out.incomplete.contains(ty) {
+                    // S3 lists every region's buckets at once: its listing covers them all.
+                    let region = match task.service {
+                        Service::S3 => ANY_REGION.to_owned(),
+                        _ if task.service.is_global() => "global".to_owned(),
+                        _ => task.region.clone(),
+                    };
+                    covered.0.insert(((*ty).to_owned(), region));
+                }
+            }
+            issues.extend(out.issues);
+            for doc in out.docs {
+                let id = doc.resource_id().to_owned();
+                let (ty, region) = (doc.resource_type().to_owned(), doc.region().to_owned());
+                let document = doc.into_value();
+                let old = self.store.get_resource(&account.account_id, &ty, &id)?;
+                let unchanged = old
+                    .as_ref()
+                    .is_some_and(|o| o.deleted_at.is_none() && o.document == document);
+                if !unchanged {
+                    self.store.put_resource(&ResourceRecord {
+                        account_id: account.account_id.clone(),
+                        resource_type: ty,
+                        resource_id: id.clone(),
+                        region,
+                        document,
+                        updated_at: now,
+                        deleted_at: None,
+                    })?;
+                    seen.changed.insert(id.clone());
+                }
+                seen.ids.insert(id);
+            }
+        }
+        Ok((seen, covered, issues))
+    }
+
+    /// Marks live resources the scan did not see as deleted where their listing was complete
+    /// (or where the account now excludes them), and closes their findings.
+    fn mark_deleted(
+        &self,
+        account: &Account,
+        seen: &HashSet<String>,
+        covered: &Covered,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let stored = self.store.list_resources(&ResourceFilter {
+            account_id: Some(account.account_id.clone()),
+            ..ResourceFilter::default()
+        })?;
+        let mut gone = Vec::new();
+        for mut r in stored {
+            if r.deleted_at.is_some() || seen.contains(&r.resource_id) {
+                continue;
+            }
+            let excluded = account.excludes(&r.region, &r.resource_type, &r.resource_id);
+            if excluded || covered.covers(&r.resource_type, &r.region) {
+                r.deleted_at = Some(now);
+                self.store.put_resource(&r)?;
+                gone.push(r.resource_id);
+            }
+        }
+        let ids: HashSet<&str> = gone.iter().map(String::as_str).collect();
+        findings::close_findings(self.store.as_ref(), &account.account_id, &ids, now)?;
+        Ok(gone.len() as u64)
+    }
+}
+
+/// How long an operation found unimplemented is skipped before it is tried again.
+const UNSUPPORTED_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Region placeholder for listings that cover every region.
+const ANY_REGION: &str = "*";
+
+#[derive(Default)]
+struct Seen {
+    ids: HashSet<String>,
+    changed: HashSet<String>,
+}
+
+/// (resource type, region) pairs whose listing completed in this scan.
+#[derive(Default)]
+struct Covered(HashSet<(String, String)>);
+
+impl Covered {
+    fn covers(&self, resource_type: &str, region: &str) -> bool {
+        [region, ANY_REGION].iter().any(|r| {
+            self.0
+                .contains(&(resource_type.to_owned(), (*r).to_owned()))
+        })
+    }
+}
+
+/// Global services once from the home region, regional ones in every region; services whose
+/// every resource type is excluded are skipped.
+fn plan(account: &Account, home_region: &str, regions: &[String]) -> Vec<Task> {
+    let mut tasks = Vec::new();
+    for service in Service::ALL {
+        if service
+            .resource_types()
+            .iter()
+            .all(|t| account.type_excluded(t))
+        {
+            continue;
+        }
+        if service.is_global() {
+            tasks.push(Task {
+                service,
+                region: home_region.to_owned(),
+            });
+        } else {
+            tasks.extend(regions.iter().map(|r| Task {
+                service,
+                region: r.clone(),
+            }));
+        }
+    }
+    tasks
+}
+
+/// The AWS partition a region belongs to.
+fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-iso") {
+        "aws-iso"
+    } else {
+        "aws"
+    }
+}
+
+/// Counts of a scan's issues by kind, for summaries.
+pub fn issue_counts(issues: &[ScanIssue]) -> HashMap<&'static str, usize> {
+    let mut out = HashMap::new();
+    for i in issues {
+        *out.entry(i.kind.as_str()).or_default() += 1;
+    }
+    out
+}
