@@ -2,9 +2,14 @@
 //! logging set-up and exit codes. Commands parse and delegate; the work happens in `engine` and
 //! `store`.
 
+mod account;
 mod eval;
+mod findings;
 mod input;
+mod output;
+mod resources;
 mod rules;
+mod scan;
 mod table;
 
 use std::path::PathBuf;
@@ -35,7 +40,8 @@ struct GlobalArgs {
     /// Log line format.
     #[arg(long, global = true, env = "PALISADE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
-    /// Data directory. When set, compiled packs are cached there between runs.
+    /// Data directory: accounts, resources, findings, and compiled packs. Commands that keep
+    /// state default to `./palisade-data`; `eval` uses it only for its compile cache, when set.
     #[arg(long, global = true, env = "PALISADE_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// CPU deadline of one pack call, in milliseconds.
@@ -67,6 +73,17 @@ enum Command {
     Rules(rules::RulesArgs),
     /// Evaluate resource documents; prints one JSON line per (resource, rule).
     Eval(eval::EvalArgs),
+    /// Onboard, inspect and remove cloud accounts.
+    #[command(subcommand)]
+    Account(account::AccountCommand),
+    /// Scan accounts into the store and evaluate every enabled rule.
+    Scan(scan::ScanArgs),
+    /// Read stored resources.
+    #[command(subcommand)]
+    Resources(resources::ResourcesCommand),
+    /// Read findings.
+    #[command(subcommand)]
+    Findings(findings::FindingsCommand),
 }
 
 /// A problem with what the user supplied (exit code 2), as opposed to a failure while working
@@ -112,6 +129,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Rules(args) => rules::run(&cli.global, args),
         Command::Eval(args) => eval::run(&cli.global, args),
+        Command::Account(command) => account::run(&cli.global, command),
+        Command::Scan(args) => scan::run(&cli.global, args),
+        Command::Resources(command) => resources::run(&cli.global, command),
+        Command::Findings(command) => findings::run(&cli.global, command),
     }
 }
 
@@ -136,19 +157,48 @@ impl GlobalArgs {
         }
     }
 
+    /// An engine for `eval`: cached in the data directory only when one was given.
     fn engine(&self) -> anyhow::Result<Engine> {
-        let limits = self.limits();
-        let engine = match &self.data_dir {
-            None => Engine::new(limits),
-            Some(dir) => {
-                let store = SledStore::open(&dir.join("store"))
-                    .with_context(|| format!("cannot open the store in {}", dir.display()))?;
-                let cache = ArtifactCache::open(Arc::new(store), &dir.join("artifact.key"))?;
-                Engine::with_cache(limits, cache)
-            }
-        };
-        Ok(engine?)
+        match &self.data_dir {
+            None => Ok(Engine::new(self.limits())?),
+            Some(_) => self.engine_on(self.store()?),
+        }
     }
+
+    /// The data directory of stateful commands.
+    fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+
+    /// Opens the store in the data directory (one handle per process: sled locks it).
+    fn store(&self) -> anyhow::Result<Arc<SledStore>> {
+        let dir = self.data_dir();
+        let store = SledStore::open(&dir.join("store"))
+            .with_context(|| format!("cannot open the store in {}", dir.display()))?;
+        Ok(Arc::new(store))
+    }
+
+    /// An engine whose compiled packs are cached in `store`, keyed next to it.
+    fn engine_on(&self, store: Arc<SledStore>) -> anyhow::Result<Engine> {
+        let cache = ArtifactCache::open(store, &self.data_dir().join("artifact.key"))?;
+        Ok(Engine::with_cache(self.limits(), cache)?)
+    }
+}
+
+/// Where stateful commands keep their data when `--data-dir` is not given.
+const DEFAULT_DATA_DIR: &str = "palisade-data";
+
+/// The account id of an account given by name or by 12-digit id.
+fn account_id(store: &dyn crate::store::Store, account: &str) -> anyhow::Result<String> {
+    if let Some(a) = store.get_account(account)? {
+        return Ok(a.account_id);
+    }
+    if crate::account::is_account_id(account) {
+        return Ok(account.to_owned());
+    }
+    Err(InputError(format!("no account named {account:?}")).into())
 }
 
 /// The packs named by `--module`, or the built-in packs when there are none.

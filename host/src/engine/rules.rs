@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::bindings::palisade::policy::types as wit;
 
 /// How bad a failure of a rule is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -20,6 +20,19 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// The severity named `name` (`info` ... `critical`), as stored with findings.
+    pub fn parse(name: &str) -> Option<Severity> {
+        [
+            Severity::Info,
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
