@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Evaluates a sample AWS account with the built-in packs and prints the failing findings.
+# The demo: starts a local AWS emulator (moto on 127.0.0.1), seeds an account with classic
+# misconfigurations, onboards it with `palisade account add` (which runs the baseline scan)
+# and prints the failing findings. Installs what it needs; leaves nothing running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/palisade-target}"
@@ -7,9 +9,32 @@ scripts/setup.sh
 cargo build --locked --quiet --bin palisade
 palisade="$CARGO_TARGET_DIR/debug/palisade"
 
-echo "== Rules in the built-in packs"
-"$palisade" rules --format table
+work=$(mktemp -d)
+# The emulator stops when its stdin (fd 3 here) closes, i.e. when this script exits.
+mkfifo "$work/control"
+python3 tests/emulator/moto_server.py <"$work/control" >"$work/emulator.out" 2>"$work/emulator.log" &
+exec 3>"$work/control"
+trap 'exec 3>&-; wait; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do
+    grep -q READY "$work/emulator.out" 2>/dev/null && break
+    sleep 0.2
+done
+port=$(awk '/^READY/ { print $2 }' "$work/emulator.out")
+[ -n "$port" ] || { echo "error: the emulator did not start; see $work/emulator.log" >&2; exit 1; }
+
+# Talk to the emulator only: fixed test credentials, no profile files, no instance metadata.
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+export PALISADE_DATA_DIR="$work/data"
+
+echo "== Seeding the demo account 123456789012 on $AWS_ENDPOINT_URL"
+python3 scripts/demo_seed.py | while read -r command; do
+    echo "$command" >&3   # age deploy-bot's access key by 200 days
+done
+for _ in $(seq 1 50); do grep -qx ok "$work/emulator.out" && break; sleep 0.1; done
 echo
-echo "== Findings in examples/aws-account.jsonl (11 resources)"
-"$palisade" eval --resource examples/aws-account.jsonl --now 2026-11-27T00:00:00Z \
-    --format table --status fail --status error
+echo "== palisade account add demo (baseline scan of us-east-1 and eu-west-1)"
+"$palisade" account add demo --account-id 123456789012 --region us-east-1 --region eu-west-1
+echo
+echo "== palisade findings list --status fail"
+"$palisade" findings list --status fail
