@@ -12,7 +12,7 @@ use aws_sdk_s3::types::{
 };
 use palisade::account::Account;
 use palisade::aws::{AwsOptions, ErrorKind, Session};
-use palisade::engine::{BUILTIN_PACKS, Engine, Limits, PackSet, RuleSettings};
+use palisade::engine::{Engine, Limits, RuleSettings, builtin_packs};
 use palisade::findings::Evaluator;
 use palisade::scan::{Quiet, ScanError, ScanOptions, Scanner};
 use palisade::store::{
@@ -37,12 +37,7 @@ impl Rig {
     fn new(host: &Session) -> Rig {
         let store = Arc::new(SledStore::temporary().expect("store"));
         let engine = Engine::new(Limits::default()).expect("engine");
-        let packs = BUILTIN_PACKS
-            .iter()
-            .map(|b| engine.load(b.name, b.wasm).map(Arc::new))
-            .collect::<Result<Vec<_>, _>>()
-            .expect("built-in packs");
-        let packs = Arc::new(PackSet::new(packs).expect("pack set"));
+        let packs = Arc::new(builtin_packs(&engine).expect("built-in packs"));
         let evaluator = Evaluator::new(packs, &RuleSettings::new(), store.clone()).expect("rules");
         let options = ScanOptions {
             regions: REGIONS.map(str::to_owned).to_vec(),

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::engine::{ArtifactCache, BUILTIN_PACKS, Engine, Limits, Pack, PackSet};
+use crate::engine::{ArtifactCache, Engine, Limits, PackSet, builtin_packs};
 use crate::store::SledStore;
 
 /// Palisade: cloud security posture scanning with sandboxed WebAssembly policy packs.
@@ -203,28 +203,22 @@ fn account_id(store: &dyn crate::store::Store, account: &str) -> anyhow::Result<
 
 /// The packs named by `--module`, or the built-in packs when there are none.
 fn load_packs(engine: &Engine, modules: &[PathBuf]) -> anyhow::Result<PackSet> {
-    let packs = if modules.is_empty() {
-        BUILTIN_PACKS
-            .iter()
-            .map(|b| engine.load(b.name, b.wasm).map(Arc::new))
-            .collect::<Result<Vec<Arc<Pack>>, _>>()
-            .context("a built-in pack failed to load")?
-    } else {
-        modules
-            .iter()
-            .map(|path| {
-                let wasm = std::fs::read(path).map_err(|e| {
-                    InputError(format!("cannot read module {}: {e}", path.display()))
-                })?;
-                let name = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| path.display().to_string());
-                engine.load(&name, &wasm).map(Arc::new).map_err(|e| {
-                    InputError(format!("cannot load module {}: {e}", path.display())).into()
-                })
+    if modules.is_empty() {
+        return builtin_packs(engine).context("the built-in packs failed to load");
+    }
+    let packs = modules
+        .iter()
+        .map(|path| {
+            let wasm = std::fs::read(path)
+                .map_err(|e| InputError(format!("cannot read module {}: {e}", path.display())))?;
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string());
+            engine.load(&name, &wasm).map(Arc::new).map_err(|e| {
+                InputError(format!("cannot load module {}: {e}", path.display())).into()
             })
-            .collect::<anyhow::Result<Vec<_>>>()?
-    };
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     PackSet::new(packs).map_err(|e| InputError(e.to_string()).into())
 }

@@ -11,3 +11,12 @@ pub struct BuiltinPack {
 }
 
 include!(concat!(env!("OUT_DIR"), "/builtin_packs.rs"));
+
+/// Every built-in pack, compiled by `engine`, as one rule set.
+pub fn builtin_packs(engine: &super::Engine) -> Result<super::PackSet, super::EngineError> {
+    let packs = BUILTIN_PACKS
+        .iter()
+        .map(|b| engine.load(b.name, b.wasm).map(std::sync::Arc::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    super::PackSet::new(packs)
+}

@@ -22,7 +22,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 
-pub use builtin::{BUILTIN_PACKS, BuiltinPack};
+pub use builtin::{BUILTIN_PACKS, BuiltinPack, builtin_packs};
 pub use cache::{ArtifactCache, CacheError};
 pub use limits::Limits;
 pub use pack::{EvalContext, Evaluation, Pack, Plan, Status, Subject};
