@@ -149,6 +149,13 @@ impl Scanner {
         }
         let regions = self.regions(&session, account).await?;
         let tasks = plan(account, session.home_region(), &regions);
+        tracing::info!(
+            account = %account.name,
+            account_id = %account.account_id,
+            regions = regions.len(),
+            runs = tasks.len(),
+            "scan started"
+        );
         progress.planned(account, tasks.len());
 
         // What earlier scans found unimplemented is skipped for a week, then tried again.
@@ -245,6 +252,27 @@ impl Scanner {
             issues,
             unsupported: unsupported.known(),
         };
+        for issue in &record.issues {
+            tracing::warn!(
+                account = %account.name,
+                service = %issue.service,
+                region = %issue.region,
+                resource = issue.resource_id.as_deref().unwrap_or(""),
+                field = issue.field.as_deref().unwrap_or(""),
+                kind = issue.kind.as_str(),
+                "{}",
+                issue.message
+            );
+        }
+        tracing::info!(
+            account = %account.name,
+            account_id = %account.account_id,
+            changed = record.changed,
+            deleted = record.deleted,
+            evaluated = record.evaluated,
+            api_calls = record.api_calls,
+            "scan finished"
+        );
         self.store.put_scan(&record).map_err(store_err)?;
         self.store.flush().map_err(store_err)?;
         Ok(record)
