@@ -3,6 +3,7 @@
 //! through an assumed read-only role. Resource shapes and collectors live in `scan`, not here.
 
 mod error;
+mod retry;
 pub mod role_template;
 
 pub use error::{AwsError, ErrorKind};
@@ -185,6 +186,7 @@ impl Session {
     pub fn sts(&self) -> aws_sdk_sts::Client {
         let conf = aws_sdk_sts::config::Builder::from(&self.config)
             .interceptor(self.calls.clone())
+            .retry_classifier(retry::NotImplementedClassifier)
             .build();
         aws_sdk_sts::Client::from_conf(conf)
     }
@@ -192,6 +194,7 @@ impl Session {
     pub fn iam(&self) -> aws_sdk_iam::Client {
         let conf = aws_sdk_iam::config::Builder::from(&self.config)
             .interceptor(self.calls.clone())
+            .retry_classifier(retry::NotImplementedClassifier)
             .build();
         aws_sdk_iam::Client::from_conf(conf)
     }
@@ -203,6 +206,7 @@ impl Session {
             .region(Region::new(region.to_owned()))
             .force_path_style(self.has_endpoint_override())
             .interceptor(self.calls.clone())
+            .retry_classifier(retry::NotImplementedClassifier)
             .build();
         aws_sdk_s3::Client::from_conf(conf)
     }
@@ -211,6 +215,7 @@ impl Session {
         let conf = aws_sdk_ec2::config::Builder::from(&self.config)
             .region(Region::new(region.to_owned()))
             .interceptor(self.calls.clone())
+            .retry_classifier(retry::NotImplementedClassifier)
             .build();
         aws_sdk_ec2::Client::from_conf(conf)
     }
@@ -219,6 +224,7 @@ impl Session {
         let conf = aws_sdk_cloudtrail::config::Builder::from(&self.config)
             .region(Region::new(region.to_owned()))
             .interceptor(self.calls.clone())
+            .retry_classifier(retry::NotImplementedClassifier)
             .build();
         aws_sdk_cloudtrail::Client::from_conf(conf)
     }
@@ -227,6 +233,7 @@ impl Session {
         let conf = aws_sdk_kms::config::Builder::from(&self.config)
             .region(Region::new(region.to_owned()))
             .interceptor(self.calls.clone())
+            .retry_classifier(retry::NotImplementedClassifier)
             .build();
         aws_sdk_kms::Client::from_conf(conf)
     }
