@@ -166,7 +166,7 @@ impl Scanner {
                 .filter(|(_, since)| (started_at - *since).unsigned_abs() < UNSUPPORTED_FOR)
                 .collect(),
         );
-        let runs: Vec<(Task, Collected)> = futures::stream::iter(tasks)
+        let mut runs = futures::stream::iter(tasks)
             .map(|task| {
                 let (session, unsupported) = (&session, unsupported.clone());
                 async move {
@@ -184,12 +184,19 @@ impl Scanner {
                     (task, out)
                 }
             })
-            .buffer_unordered(self.options.concurrency.max(1))
-            .collect()
-            .await;
+            .buffer_unordered(self.options.concurrency.max(1));
+        // Each run's documents go to the store as soon as it ends: memory holds one run's
+        // documents at a time, not the whole account's.
+        let (mut seen, mut covered, mut issues) = (Seen::default(), Covered::default(), Vec::new());
+        while let Some((task, out)) = runs.next().await {
+            issues.extend(
+                self.write(account, &task, out, &mut seen, &mut covered)
+                    .map_err(store_err)?,
+            );
+        }
+        drop(runs);
 
         let now = OffsetDateTime::now_utc();
-        let (seen, covered, issues) = self.write(account, runs, now).map_err(store_err)?;
         let deleted = self
             .mark_deleted(account, &seen.ids, &covered, now)
             .map_err(store_err)?;
@@ -307,54 +314,51 @@ impl Scanner {
         Ok(regions)
     }
 
-    /// Writes collected documents whose content changed; returns what was seen, which
-    /// (type, region) listings were complete, and the issues.
+    /// Writes one run's documents whose content changed, notes what it saw and which
+    /// (type, region) listings it completed; returns its issues.
     fn write(
         &self,
         account: &Account,
-        runs: Vec<(Task, Collected)>,
-        now: OffsetDateTime,
-    ) -> Result<(Seen, Covered, Vec<ScanIssue>), StoreError> {
-        let mut seen = Seen::default();
-        let mut covered = Covered::default();
-        let mut issues = Vec::new();
-        for (task, out) in runs {
-            for ty in task.service.resource_types() {
-                if !out.incomplete.contains(ty) {
-                    // S3 lists every region's buckets at once: its listing covers them all.
-                    let region = match task.service {
-                        Service::S3 => ANY_REGION.to_owned(),
-                        _ if task.service.is_global() => "global".to_owned(),
-                        _ => task.region.clone(),
-                    };
-                    covered.0.insert(((*ty).to_owned(), region));
-                }
-            }
-            issues.extend(out.issues);
-            for doc in out.docs {
-                let id = doc.resource_id().to_owned();
-                let (ty, region) = (doc.resource_type().to_owned(), doc.region().to_owned());
-                let document = doc.into_value();
-                let old = self.store.get_resource(&account.account_id, &ty, &id)?;
-                let unchanged = old
-                    .as_ref()
-                    .is_some_and(|o| o.deleted_at.is_none() && o.document == document);
-                if !unchanged {
-                    self.store.put_resource(&ResourceRecord {
-                        account_id: account.account_id.clone(),
-                        resource_type: ty,
-                        resource_id: id.clone(),
-                        region,
-                        document,
-                        updated_at: now,
-                        deleted_at: None,
-                    })?;
-                    seen.changed.insert(id.clone());
-                }
-                seen.ids.insert(id);
+        task: &Task,
+        out: Collected,
+        seen: &mut Seen,
+        covered: &mut Covered,
+    ) -> Result<Vec<ScanIssue>, StoreError> {
+        for ty in task.service.resource_types() {
+            if !out.incomplete.contains(ty) {
+                // S3 lists every region's buckets at once: its listing covers them all.
+                let region = match task.service {
+                    Service::S3 => ANY_REGION.to_owned(),
+                    _ if task.service.is_global() => "global".to_owned(),
+                    _ => task.region.clone(),
+                };
+                covered.0.insert(((*ty).to_owned(), region));
             }
         }
-        Ok((seen, covered, issues))
+        let now = OffsetDateTime::now_utc();
+        for doc in out.docs {
+            let id = doc.resource_id().to_owned();
+            let (ty, region) = (doc.resource_type().to_owned(), doc.region().to_owned());
+            let document = doc.into_value();
+            let old = self.store.get_resource(&account.account_id, &ty, &id)?;
+            let unchanged = old
+                .as_ref()
+                .is_some_and(|o| o.deleted_at.is_none() && o.document == document);
+            if !unchanged {
+                self.store.put_resource(&ResourceRecord {
+                    account_id: account.account_id.clone(),
+                    resource_type: ty,
+                    resource_id: id.clone(),
+                    region,
+                    document,
+                    updated_at: now,
+                    deleted_at: None,
+                })?;
+                seen.changed.insert(id.clone());
+            }
+            seen.ids.insert(id);
+        }
+        Ok(out.issues)
     }
 
     /// Marks live resources the scan did not see as deleted where their listing was complete
