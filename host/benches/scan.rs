@@ -30,7 +30,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,11 @@ use palisade::findings::Evaluator;
 use palisade::scan::{Progress, ScanOptions, Scanner, Task, issue_counts};
 use palisade::store::{SledStore, Store};
 use serde_json::{Value, json};
+
+/// The emulator harness the tests use: moto_server.py on a free loopback port, stopped when dropped.
+#[path = "../../tests/aws/support/mod.rs"]
+#[allow(dead_code)]
+mod support;
 
 const REGION: &str = "us-east-1";
 const DEFAULT_SIZES: [usize; 3] = [10, 100, 500];
@@ -127,11 +132,11 @@ struct Size {
 }
 
 fn parent(sizes: &[usize]) {
-    let emulator = Emulator::start();
-    let proxy = Proxy::start(emulator.addr);
+    let emulator = support::Emulator::start(&[]);
+    let proxy = Proxy::start(emulator.addr());
     println!(
         "moto on {}, proxy on {}; sizes {sizes:?}; {} core(s)\n",
-        emulator.addr,
+        emulator.addr(),
         proxy.endpoint,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
@@ -147,7 +152,7 @@ fn parent(sizes: &[usize]) {
             310_000_000_000u64 + 1000 * u64::from(std::process::id() % 1000) + k as u64
         );
         let t0 = Instant::now();
-        let seed_calls = runtime.block_on(seed(&emulator.endpoint(), &account_id, n));
+        let seed_calls = runtime.block_on(seed(&emulator.endpoint, &account_id, n));
         let seed = t0.elapsed();
         println!(
             "N={n}: seeded account {account_id} in {:.1} s ({seed_calls} calls)",
@@ -170,7 +175,7 @@ fn parent(sizes: &[usize]) {
             // The same requests again, one at a time, straight to moto: the emulator alone.
             let replay = (!exchanges.is_empty()).then(|| {
                 let cpu0 = process_cpu_seconds(emulator.pid());
-                let wall = replay(emulator.addr, &exchanges).expect("replay the scan's requests");
+                let wall = replay(emulator.addr(), &exchanges).expect("replay the scan's requests");
                 (wall, process_cpu_seconds(emulator.pid()) - cpu0)
             });
             let calls = Calls::new(exchanges, window);
@@ -197,7 +202,7 @@ fn parent(sizes: &[usize]) {
             run
         };
         let cold = run("cold/proxy", &proxy.endpoint);
-        let warm_direct = run("warm/direct", &emulator.endpoint());
+        let warm_direct = run("warm/direct", &emulator.endpoint);
         let warm_proxied = run("warm/proxy", &proxy.endpoint);
         results.push(Size {
             n,
@@ -420,58 +425,6 @@ fn process_cpu_seconds(pid: u32) -> f64 {
     };
     // Linux reports these in USER_HZ, which is 100 on every supported architecture.
     (ticks(11) + ticks(12)) / 100.0
-}
-
-/// The moto server (tests/emulator/moto_server.py), stopped when its stdin closes.
-struct Emulator {
-    addr: SocketAddr,
-    child: Child,
-    stdin: Option<ChildStdin>,
-}
-
-impl Emulator {
-    fn start() -> Emulator {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/emulator/moto_server.py"
-        );
-        let mut child = Command::new("python3")
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start python3 tests/emulator/moto_server.py (is moto[server] installed?)");
-        let stdin = child.stdin.take().expect("emulator stdin");
-        let mut stdout = BufReader::new(child.stdout.take().expect("emulator stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read the READY line");
-        let port: u16 = line
-            .strip_prefix("READY ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("the emulator did not start: {line:?}"));
-        Emulator {
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            child,
-            stdin: Some(stdin),
-        }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        // Closing stdin stops it; wait so no server outlives the bench.
-        drop(self.stdin.take());
-        let _ = self.child.wait();
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ use palisade::scan::{Collect, Collected, Doc, Service, Unsupported};
 pub struct Emulator {
     pub endpoint: String,
     control: Mutex<(ChildStdin, BufReader<ChildStdout>)>,
-    _child: Child,
+    child: Child,
 }
 
 /// The emulator of this test binary, started on first use.
@@ -55,8 +55,21 @@ impl Emulator {
         Emulator {
             endpoint: format!("http://127.0.0.1:{port}"),
             control: Mutex::new((stdin, stdout)),
-            _child: child,
+            child,
         }
+    }
+
+    /// The emulator's socket address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.endpoint
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the endpoint is http://IP:PORT")
+    }
+
+    /// The emulator's process id (to measure its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends one control command and returns its answer (`ok` or `error ...`).
@@ -92,6 +105,15 @@ impl Emulator {
             )),
             ..AwsOptions::default()
         }
+    }
+}
+
+impl Drop for Emulator {
+    /// An emulator started for one test (not the shared one, which lives as long as the
+    /// binary) goes with it, and is reaped.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
