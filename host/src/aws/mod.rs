@@ -153,7 +153,8 @@ impl Session {
         Session {
             config,
             options: self.options.clone(),
-            calls: self.calls.clone(),
+            // Counted apart from the identity it was assumed with: one account's scan, one count.
+            calls: CallCounter::default(),
         }
     }
 
@@ -169,7 +170,8 @@ impl Session {
             .ok_or_else(|| AwsError::malformed("GetCallerIdentity", "the answer has no account"))
     }
 
-    /// Calls made so far by clients of this session and every session derived from it.
+    /// Calls made so far by this session's clients (retries included; sessions assumed from it
+    /// count their own).
     pub fn api_calls(&self) -> u64 {
         self.calls.get()
     }

@@ -118,7 +118,6 @@ impl Scanner {
     ) -> Result<ScanRecord, ScanError> {
         let started = Instant::now();
         let started_at = OffsetDateTime::now_utc();
-        let calls_before = self.host.api_calls();
         let store_err = |source| ScanError::Store {
             account: account.name.clone(),
             source,
@@ -220,11 +219,14 @@ impl Scanner {
         for r in &live {
             *by_type.entry(r.resource_type.clone()).or_default() += 1;
         }
+        // Changed since the last recorded scan began, not only in this one: a scan that died
+        // after writing resources but before evaluating them leaves no record behind.
+        let since = last.as_ref().map(|s| s.started_at);
         let to_evaluate: Vec<ResourceRecord> = if evaluate_all {
             live
         } else {
             live.into_iter()
-                .filter(|r| seen.changed.contains(&r.resource_id))
+                .filter(|r| since.is_none_or(|t| r.updated_at >= t))
                 .collect()
         };
         progress.evaluating(to_evaluate.len());
@@ -254,7 +256,7 @@ impl Scanner {
             evaluated_all: evaluate_all,
             failing,
             errors,
-            api_calls: self.host.api_calls() - calls_before,
+            api_calls: session.api_calls(),
             ruleset: self.evaluator.ruleset().to_owned(),
             issues,
             unsupported: unsupported.known(),

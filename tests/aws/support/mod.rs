@@ -60,6 +60,7 @@ impl Emulator {
     }
 
     /// The emulator's socket address.
+    #[allow(dead_code)] // for host/benches/scan.rs, which shares this harness
     pub fn addr(&self) -> std::net::SocketAddr {
         self.endpoint
             .trim_start_matches("http://")
@@ -68,6 +69,7 @@ impl Emulator {
     }
 
     /// The emulator's process id (to measure its CPU time).
+    #[allow(dead_code)] // for host/benches/scan.rs, which shares this harness
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
