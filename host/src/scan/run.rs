@@ -261,8 +261,9 @@ impl Scanner {
             issues,
             unsupported: unsupported.known(),
         };
+        // Info, not warn: the scan record carries them and `palisade scan` prints them.
         for issue in &record.issues {
-            tracing::warn!(
+            tracing::info!(
                 account = %account.name,
                 service = %issue.service,
                 region = %issue.region,
