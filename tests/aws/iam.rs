@@ -661,14 +661,11 @@ async fn calls_do_not_grow_with_users() {
 
 /// `env`'s account reached through a proxy that denies `denied`.
 async fn session_denying(env: &Env, denied: &'static [&'static str]) -> palisade::aws::Session {
-    let options = palisade::aws::AwsOptions {
-        endpoint_url: Some(crate::support::proxy::start(move |action| {
-            denied
-                .contains(&action)
-                .then_some(crate::support::proxy::Fault::Deny)
-        })),
-        ..crate::support::emulator().options()
-    };
+    let options = crate::support::proxy::options(move |action| {
+        denied
+            .contains(&action)
+            .then_some(crate::support::proxy::Fault::Deny)
+    });
     palisade::aws::Session::host(options)
         .await
         .assume(

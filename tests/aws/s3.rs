@@ -392,19 +392,9 @@ async fn an_unreadable_versioning_answer_is_a_collection_error() {
     // moto as installed, without the harness's fix to `GetBucketVersioning`: its answer has a
     // root element the Rust SDK refuses. A server of its own, gone when this test ends.
     let moto = support::Emulator::start(&["--stock"]);
-    let host = palisade::aws::Session::host(palisade::aws::AwsOptions {
-        endpoint_url: Some(moto.endpoint.clone()),
-        ..support::emulator().options()
-    })
-    .await;
-    let account = support::account(&support::fresh_account_id());
-    let session = host
-        .assume(
-            &account.role_arn,
-            account.external_id.as_deref(),
-            "palisade-test",
-        )
-        .await;
+    let Env {
+        session, account, ..
+    } = Env::at(moto.options()).await;
     let name = format!("versioned-{}", account.account_id);
     let s3 = session.s3("us-east-1");
     create_bucket(&s3, &name).await;

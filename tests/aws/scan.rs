@@ -520,11 +520,7 @@ async fn a_dead_endpoint_fails_the_scan_with_a_clear_error() {
 
 /// `env`'s host identity, reaching the emulator through a fault-injecting proxy.
 async fn host_through(fault: impl Fn(&str) -> Option<Fault> + Send + Sync + 'static) -> Session {
-    Session::host(AwsOptions {
-        endpoint_url: Some(proxy::start(fault)),
-        ..emulator().options()
-    })
-    .await
+    Session::host(proxy::options(fault)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -137,7 +137,12 @@ pub struct Env {
 
 impl Env {
     pub async fn new() -> Env {
-        let host = Session::host(emulator().options()).await;
+        Env::at(emulator().options()).await
+    }
+
+    /// A fresh account reached with `options` (another emulator, a proxy in front of one).
+    pub async fn at(options: AwsOptions) -> Env {
+        let host = Session::host(options).await;
         let account = account(&fresh_account_id());
         let session = host
             .assume(

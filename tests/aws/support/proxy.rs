@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 
+use palisade::aws::AwsOptions;
+
 /// What to answer instead of forwarding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -14,6 +16,14 @@ pub enum Fault {
     Deny,
     /// 400 Throttling, which the SDK retries with back-off.
     Throttle,
+}
+
+/// Options that reach the shared emulator through a new proxy injecting `fault`.
+pub fn options(fault: impl Fn(&str) -> Option<Fault> + Send + Sync + 'static) -> AwsOptions {
+    AwsOptions {
+        endpoint_url: Some(start(fault)),
+        ..super::emulator().options()
+    }
 }
 
 /// Starts a proxy; `fault(action)` decides per request. Returns its endpoint.
