@@ -135,6 +135,20 @@ impl AwsError {
                     message,
                 }
             }
+            // Credentials are resolved while dispatching: a refused AssumeRole surfaces here.
+            SdkError::DispatchFailure(_) if credentials_failure(&err).is_some() => {
+                let (kind, code, message) = credentials_failure(&err).unwrap_or((
+                    ErrorKind::Credentials,
+                    None,
+                    String::new(),
+                ));
+                AwsError {
+                    operation,
+                    kind,
+                    code,
+                    message,
+                }
+            }
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => AwsError {
                 operation,
                 kind: ErrorKind::Unreachable,
@@ -206,6 +220,53 @@ fn classify(code: Option<&str>, status: Option<u16>) -> ErrorKind {
             _ => ErrorKind::Other,
         },
     }
+}
+
+/// When resolving credentials failed: why. STS refusing the role is a credentials problem
+/// (with its code and message); STS out of reach is the endpoint's. `None` when the failure was
+/// not about credentials.
+fn credentials_failure(
+    err: &(dyn std::error::Error + 'static),
+) -> Option<(ErrorKind, Option<String>, String)> {
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut is_credentials = false;
+    while let Some(e) = source {
+        is_credentials |= e.downcast_ref::<CredentialsError>().is_some();
+        if let Some(call) = e.downcast_ref::<SdkError<AssumeRoleError, HttpResponse>>() {
+            return Some(match call {
+                SdkError::ServiceError(refused) => {
+                    let refused = refused.err();
+                    let message = refused.message().unwrap_or("AssumeRole was refused");
+                    (
+                        ErrorKind::Credentials,
+                        refused.code().map(str::to_owned),
+                        format!("cannot get credentials: AssumeRole: {message}"),
+                    )
+                }
+                SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => (
+                    ErrorKind::Unreachable,
+                    None,
+                    format!("cannot reach STS to assume the role: {}", chain(call)),
+                ),
+                other => (
+                    ErrorKind::Credentials,
+                    None,
+                    format!("cannot get credentials: AssumeRole: {}", chain(other)),
+                ),
+            });
+        }
+        source = e.source();
+    }
+    is_credentials.then(|| {
+        (
+            ErrorKind::Credentials,
+            None,
+            format!("cannot get credentials: {}", chain(err)),
+        )
+    })
 }
 
 /// The error and its sources on one line; the SDK's top-level text alone says "dispatch failure".
