@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 const NOW: &str = "2026-11-27T00:00:00Z";
 
 fn palisade(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade-cli"))
         .args(args)
         .env_remove("PALISADE_DATA_DIR")
         .env("PALISADE_LOG", "warn")
@@ -279,7 +279,7 @@ fn a_closed_output_pipe_is_not_an_error() {
     let docs: String = (0..2000)
         .map(|i| format!("{}\n", bucket(&format!("b{i}"), false)))
         .collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade-cli"))
         .args(["eval", "--resource", "-", "--now", NOW])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -11,7 +11,7 @@ use crate::support::{Env, emulator};
 /// `palisade` with a private data directory, pointed at `endpoint` with test credentials and
 /// no way to reach for profiles or instance metadata.
 fn palisade(data: &Path, endpoint: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_palisade"))
+    Command::new(env!("CARGO_BIN_EXE_palisade-cli"))
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -226,7 +226,7 @@ fn bad_account_definitions_are_refused_with_exit_code_2() {
         (&["scan", "--account", "missing"], "no account named"),
     ];
     for (args, want) in cases {
-        let out = palisade(data.path(), "http://127.0.0.1:9", args);
+        let out = palisade(data.path(), crate::support::DEAD_ENDPOINT, args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
     }
@@ -235,15 +235,10 @@ fn bad_account_definitions_are_refused_with_exit_code_2() {
 #[test]
 fn a_dead_endpoint_is_a_clear_error_and_a_failing_exit() {
     let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let endpoint = crate::support::DEAD_ENDPOINT;
     let out = palisade(
         data.path(),
-        &endpoint,
+        endpoint,
         &["account", "add", "down", "--account-id", "123456789012"],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -254,7 +249,7 @@ fn a_dead_endpoint_is_a_clear_error_and_a_failing_exit() {
     // The account itself was added; a later scan can succeed.
     let list = palisade(
         data.path(),
-        &endpoint,
+        endpoint,
         &["account", "list", "--format", "json"],
     );
     assert_eq!(json_lines(&list)[0]["name"], "down");
@@ -265,7 +260,7 @@ fn role_template_is_a_cloudformation_template_for_a_read_only_role() {
     let data = tempfile::tempdir().unwrap();
     let out = palisade(
         data.path(),
-        "http://127.0.0.1:9",
+        crate::support::DEAD_ENDPOINT,
         &[
             "account",
             "role-template",

@@ -486,14 +486,8 @@ async fn a_role_in_another_account_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_endpoint_fails_the_scan_with_a_clear_error() {
-    // A port nothing listens on: bind one, then let it go.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let host = Session::host(AwsOptions {
-        endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+        endpoint_url: Some(crate::support::DEAD_ENDPOINT.to_owned()),
         max_attempts: 2,
         ..emulator().options()
     })
@@ -584,5 +578,34 @@ async fn a_part_throttled_out_is_an_error_never_a_pass() {
         )
         .status,
         FindingStatus::Fail
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_credentials_fail_the_scan_clearly() {
+    // An emulator of this test's own that checks keys: the fixed test keys are unknown to it.
+    let moto = crate::support::Emulator::start(&[]);
+    moto.require_auth();
+    let host = Session::host(moto.options()).await;
+    let account = crate::support::account("123456789012");
+    let rig = Rig::new(&host);
+    let err = rig.scanner.scan(&account, &Quiet).await.unwrap_err();
+    match &err {
+        ScanError::Identity { source, .. } => {
+            assert_eq!(source.kind, ErrorKind::Credentials, "{err}");
+        }
+        other => panic!("expected an identity error, got {other}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("PalisadeAudit"), "names the role: {text}");
+    assert!(
+        !text.contains("testing"),
+        "no secret in the message: {text}"
+    );
+    assert!(
+        rig.store
+            .list_resources(&ResourceFilter::default())
+            .unwrap()
+            .is_empty()
     );
 }

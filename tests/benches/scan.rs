@@ -23,8 +23,8 @@
 //! headline: the account's first scan, IAM credential report not yet generated), then warm
 //! directly against moto and warm through the proxy again, which shows what the proxy itself adds.
 //!
-//! Run: `cargo bench -p palisade --bench scan` (release; the figures in BENCHMARKS.md).
-//! Quick check: `cargo test -p palisade --bench scan --profile dev -- --quick` (N = 10 only).
+//! Run: `cargo bench -p palisade-tests --bench scan` (release; the figures in BENCHMARKS.md).
+//! Quick check: `cargo test -p palisade-tests --bench scan --profile dev -- --quick` (N = 10 only).
 //! `--sizes 10,100` picks the sizes. Needs `python3` with `moto[server]`; only 127.0.0.1 is used.
 
 use std::collections::BTreeMap;
@@ -46,7 +46,7 @@ use palisade::store::{SledStore, Store};
 use serde_json::{Value, json};
 
 /// The emulator harness the tests use: moto_server.py on a free loopback port, stopped when dropped.
-#[path = "../../tests/aws/support/mod.rs"]
+#[path = "../aws/support/mod.rs"]
 #[allow(dead_code)]
 mod support;
 

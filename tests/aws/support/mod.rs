@@ -13,6 +13,11 @@ use palisade::account::Account;
 use palisade::aws::{AwsOptions, Session};
 use palisade::scan::{Collect, Collected, Doc, Service, Unsupported};
 
+/// An endpoint where nothing listens: port 1 on loopback is never handed out as an ephemeral
+/// port (a port bound and released could be reused by a concurrent test's proxy) and needs root
+/// to listen on.
+pub const DEAD_ENDPOINT: &str = "http://127.0.0.1:1";
+
 /// A running emulator and the pipe that controls it.
 pub struct Emulator {
     pub endpoint: String,
@@ -30,10 +35,7 @@ impl Emulator {
     /// Starts an emulator of its own (`args` go to moto_server.py, e.g. `--stock`); it stops
     /// when this is dropped, since the script exits when its stdin closes.
     pub fn start(args: &[&str]) -> Emulator {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/emulator/moto_server.py"
-        );
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/emulator/moto_server.py");
         let mut child = Command::new("python3")
             .arg(script)
             .args(args)
@@ -60,7 +62,6 @@ impl Emulator {
     }
 
     /// The emulator's socket address.
-    #[allow(dead_code)] // for host/benches/scan.rs, which shares this harness
     pub fn addr(&self) -> std::net::SocketAddr {
         self.endpoint
             .trim_start_matches("http://")
@@ -69,7 +70,7 @@ impl Emulator {
     }
 
     /// The emulator's process id (to measure its CPU time).
-    #[allow(dead_code)] // for host/benches/scan.rs, which shares this harness
+    #[allow(dead_code)] // for benches/scan.rs, which shares this harness
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -91,6 +92,23 @@ impl Emulator {
     pub fn backdate_access_key(&self, account_id: &str, user: &str, key_id: &str, days: u32) {
         let answer = self.command(&format!("backdate-key {account_id} {user} {key_id} {days}"));
         assert_eq!(answer, "ok", "backdate {user}'s key {key_id}");
+    }
+
+    /// Turns on moto's authentication: from now on only keys it issued are accepted, so the
+    /// fixed test keys are refused as invalid. For an emulator of one test's own.
+    pub fn require_auth(&self) {
+        use std::io::Read;
+        let mut conn = std::net::TcpStream::connect(self.addr()).expect("connect to the emulator");
+        write!(
+            conn,
+            "POST /moto-api/reset-auth HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain\r\n\
+             Content-Length: 1\r\nConnection: close\r\n\r\n0",
+            self.addr()
+        )
+        .expect("ask for authentication");
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).expect("read the answer");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     }
 
     /// Options that point the SDK at this emulator with fixed test credentials, never the
