@@ -181,6 +181,60 @@ async fn add_scan_and_read_back_resources_and_findings() {
         "{}",
         stdout(&rescan)
     );
+
+    // Close RDP: the next scan turns the finding to pass, and its history shows both states.
+    ec2.revoke_security_group_ingress()
+        .group_id(group_id)
+        .ip_protocol("tcp")
+        .from_port(3389)
+        .to_port(3389)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    let fixed = palisade(data.path(), endpoint, &["scan"]);
+    assert!(fixed.status.success(), "{}", stderr(&fixed));
+    let passing = json_lines(&palisade(
+        data.path(),
+        endpoint,
+        &[
+            "findings",
+            "list",
+            "--status",
+            "pass",
+            "--rule",
+            "AWS.SecurityGroup.AdministrativeIngress",
+            "--format",
+            "json",
+        ],
+    ));
+    assert!(
+        passing.iter().any(|f| f["resource_id"] == arn.as_str()),
+        "{passing:?}"
+    );
+    let history = json_lines(&palisade(
+        data.path(),
+        endpoint,
+        &[
+            "findings",
+            "history",
+            "--rule",
+            "AWS.SecurityGroup.AdministrativeIngress",
+            "--resource",
+            &arn,
+            "--format",
+            "json",
+        ],
+    ));
+    let states: Vec<(&Value, &Value)> = history.iter().map(|c| (&c["from"], &c["to"])).collect();
+    assert_eq!(
+        states,
+        [
+            (&Value::Null, &Value::from("fail")),
+            (&Value::from("fail"), &Value::from("pass"))
+        ]
+    );
+
     let remove = palisade(data.path(), endpoint, &["account", "remove", "acme"]);
     assert!(remove.status.success(), "{}", stderr(&remove));
     let after = palisade(
