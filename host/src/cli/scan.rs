@@ -6,14 +6,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::{GlobalArgs, InputError};
 use crate::account::Account;
 use crate::aws::{AwsOptions, DEFAULT_HOME_REGION, ErrorKind, Session};
 use crate::engine::RuleSettings;
 use crate::findings::Evaluator;
-use crate::scan::{Progress, ScanOptions, Scanner, Task, issue_counts};
+use crate::scan::{Progress, ScanOptions, Scanner, Service, Task, issue_counts};
 use crate::store::{ScanRecord, Store};
 
 /// How to reach AWS and how hard to push it.
@@ -183,44 +186,72 @@ fn print_summary(r: &ScanRecord) {
     }
 }
 
-/// A progress bar on a terminal, one log line per collector run otherwise.
+/// On a terminal, an overall bar with a spinner per running service/region; one log line per
+/// collector run otherwise.
 struct Display {
-    bar: Option<ProgressBar>,
+    bars: Option<Bars>,
+}
+
+struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    /// The spinner of each running (service, region).
+    running: Mutex<HashMap<(Service, String), ProgressBar>>,
 }
 
 impl Display {
     fn new() -> Display {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(0);
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} {msg}")
+        let bars = std::io::stderr().is_terminal().then(|| {
+            let multi = MultiProgress::new();
+            let overall = multi.add(ProgressBar::new(0));
+            overall.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} runs {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
+            Bars {
+                multi,
+                overall,
+                running: Mutex::new(HashMap::new()),
+            }
         });
-        Display { bar }
+        Display { bars }
     }
 
     fn done(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+        if let Some(bars) = &self.bars {
+            bars.overall.finish_and_clear();
+            let _ = bars.multi.clear();
         }
     }
 }
 
 impl Progress for Display {
     fn planned(&self, account: &Account, tasks: usize) {
-        match &self.bar {
-            Some(bar) => {
-                bar.set_prefix(account.name.clone());
-                bar.set_length(tasks as u64);
+        match &self.bars {
+            Some(bars) => {
+                bars.overall.set_prefix(account.name.clone());
+                bars.overall.set_length(tasks as u64);
             }
             None => eprintln!(
                 "scanning {} ({}): {tasks} collector runs",
                 account.name, account.account_id
             ),
+        }
+    }
+
+    fn started(&self, task: &Task) {
+        if let Some(bars) = &self.bars {
+            let spinner = bars.multi.add(ProgressBar::new_spinner());
+            spinner.set_style(
+                ProgressStyle::with_template("  {spinner} {msg} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            spinner.set_message(format!("{}/{}", task.service.name(), task.region));
+            spinner.enable_steady_tick(Duration::from_millis(120));
+            if let Ok(mut running) = bars.running.lock() {
+                running.insert((task.service, task.region.clone()), spinner);
+            }
         }
     }
 
@@ -231,10 +262,18 @@ impl Progress for Display {
             task.region,
             took.as_secs_f64()
         );
-        match &self.bar {
-            Some(bar) => {
-                bar.inc(1);
-                bar.set_message(line);
+        match &self.bars {
+            Some(bars) => {
+                let spinner = bars
+                    .running
+                    .lock()
+                    .ok()
+                    .and_then(|mut r| r.remove(&(task.service, task.region.clone())));
+                if let Some(spinner) = spinner {
+                    spinner.finish_and_clear();
+                    bars.multi.remove(&spinner);
+                }
+                bars.overall.inc(1);
             }
             None => eprintln!("  {line}"),
         }
@@ -242,8 +281,8 @@ impl Progress for Display {
 
     fn evaluating(&self, resources: usize) {
         let line = format!("evaluating {resources} resources");
-        match &self.bar {
-            Some(bar) => bar.set_message(line),
+        match &self.bars {
+            Some(bars) => bars.overall.set_message(line),
             None => eprintln!("  {line}"),
         }
     }

@@ -77,6 +77,8 @@ pub struct Task {
 pub trait Progress: Send + Sync {
     /// The scan will run `tasks` collector runs.
     fn planned(&self, _account: &Account, _tasks: usize) {}
+    /// One run starts.
+    fn started(&self, _task: &Task) {}
     /// One run finished.
     fn finished(&self, _task: &Task, _resources: usize, _issues: usize, _took: Duration) {}
     /// Collection is over; evaluation starts.
@@ -169,6 +171,7 @@ impl Scanner {
             .map(|task| {
                 let (session, unsupported) = (&session, unsupported.clone());
                 async move {
+                    progress.started(&task);
                     let t0 = Instant::now();
                     let mut cx = Collect::new(
                         session,
