@@ -199,7 +199,7 @@ impl Scanner {
         drop(runs);
 
         let now = OffsetDateTime::now_utc();
-        let deleted = self
+        let (deleted, live) = self
             .mark_deleted(account, &seen.ids, &covered, now)
             .map_err(store_err)?;
 
@@ -208,16 +208,6 @@ impl Scanner {
             s.ruleset != self.evaluator.ruleset()
                 || (now - s.finished_at).unsigned_abs() > self.options.reevaluate_after
         });
-        let live = self
-            .store
-            .list_resources(&ResourceFilter {
-                account_id: Some(account.account_id.clone()),
-                ..ResourceFilter::default()
-            })
-            .map_err(store_err)?
-            .into_iter()
-            .filter(|r| r.deleted_at.is_none())
-            .collect::<Vec<_>>();
         let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
         for r in &live {
             *by_type.entry(r.resource_type.clone()).or_default() += 1;
@@ -253,7 +243,7 @@ impl Scanner {
             finished_at: started_at + started.elapsed(),
             regions,
             resources: by_type,
-            changed: seen.changed.len() as u64,
+            changed: seen.changed,
             deleted,
             evaluated,
             evaluated_all: evaluate_all,
@@ -360,7 +350,7 @@ impl Scanner {
                     updated_at: now,
                     deleted_at: None,
                 })?;
-                seen.changed.insert(id.clone());
+                seen.changed += 1;
             }
             seen.ids.insert(id);
         }
@@ -368,33 +358,37 @@ impl Scanner {
     }
 
     /// Marks live resources the scan did not see as deleted where their listing was complete
-    /// (or where the account now excludes them), and closes their findings.
+    /// (or where the account now excludes them), and closes their findings. Returns how many
+    /// went, and the account's resources still live.
     fn mark_deleted(
         &self,
         account: &Account,
         seen: &HashSet<String>,
         covered: &Covered,
         now: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, Vec<ResourceRecord>), StoreError> {
         let stored = self.store.list_resources(&ResourceFilter {
             account_id: Some(account.account_id.clone()),
             ..ResourceFilter::default()
         })?;
-        let mut gone = Vec::new();
+        let (mut gone, mut live) = (Vec::new(), Vec::new());
         for mut r in stored {
-            if r.deleted_at.is_some() || seen.contains(&r.resource_id) {
+            if r.deleted_at.is_some() {
                 continue;
             }
+            let unseen = !seen.contains(&r.resource_id);
             let excluded = account.excludes(&r.region, &r.resource_type, &r.resource_id);
-            if excluded || covered.covers(&r.resource_type, &r.region) {
+            if unseen && (excluded || covered.covers(&r.resource_type, &r.region)) {
                 r.deleted_at = Some(now);
                 self.store.put_resource(&r)?;
                 gone.push(r.resource_id);
+            } else {
+                live.push(r);
             }
         }
         let ids: HashSet<&str> = gone.iter().map(String::as_str).collect();
         findings::close_findings(self.store.as_ref(), &account.account_id, &ids, now)?;
-        Ok(gone.len() as u64)
+        Ok((gone.len() as u64, live))
     }
 }
 
@@ -407,7 +401,8 @@ const ANY_REGION: &str = "*";
 #[derive(Default)]
 struct Seen {
     ids: HashSet<String>,
-    changed: HashSet<String>,
+    /// Documents written because they were new or differed from the stored one.
+    changed: u64,
 }
 
 /// (resource type, region) pairs whose listing completed in this scan.
