@@ -3,7 +3,7 @@
 //! Evaluation itself is the engine's; collection is `scan`'s. This is the one place that
 //! writes findings.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -91,10 +91,7 @@ impl Evaluator {
             };
             outcome.verdicts += 1;
             let previous = self.store.get_finding(&e.rule.id, &resource.resource_id)?;
-            let from = previous.as_ref().map(|f| match f.closed_at {
-                Some(_) => FindingState::Closed,
-                None => f.status.into(),
-            });
+            let from = previous.as_ref().map(FindingRecord::state);
             let to = FindingState::from(status);
             let record = FindingRecord {
                 rule_id: e.rule.id.clone(),
@@ -221,13 +218,4 @@ fn fingerprint(packs: &PackSet, settings: &RuleSettings) -> String {
         .collect();
     hash.update(serde_json::to_vec(&sorted).unwrap_or_default());
     hex::encode(hash.finalize())
-}
-
-/// Groups findings by resource id (for callers that look findings up per resource).
-pub fn by_resource(findings: Vec<FindingRecord>) -> HashMap<String, Vec<FindingRecord>> {
-    let mut out: HashMap<String, Vec<FindingRecord>> = HashMap::new();
-    for f in findings {
-        out.entry(f.resource_id.clone()).or_default().push(f);
-    }
-    out
 }

@@ -8,7 +8,7 @@ use time::format_description::well_known::Rfc3339;
 use super::output::{ListFormat, write_list};
 use super::{GlobalArgs, InputError};
 use crate::engine::Severity;
-use crate::store::{FindingFilter, FindingRecord, FindingStatus, Store};
+use crate::store::{FindingFilter, FindingRecord, FindingState, FindingStatus, Store};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum FindingsCommand {
@@ -31,7 +31,7 @@ pub enum FindingsCommand {
 pub struct ListArgs {
     /// Only findings with this status: pass, fail or error.
     #[arg(long, env = "PALISADE_STATUS", value_enum)]
-    status: Option<Status>,
+    status: Option<FindingStatus>,
     /// Only findings of this severity or higher: info, low, medium, high, critical.
     #[arg(long, env = "PALISADE_SEVERITY", value_enum)]
     severity: Option<Severity>,
@@ -46,13 +46,6 @@ pub struct ListArgs {
     include_closed: bool,
     #[arg(long, env = "PALISADE_FORMAT", value_enum, default_value_t = ListFormat::Table)]
     format: ListFormat,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum Status {
-    Pass,
-    Fail,
-    Error,
 }
 
 /// One line of `findings list --format json`: `palisade eval`'s fields first, then the
@@ -71,6 +64,9 @@ struct FindingLine<'a> {
     last_seen: String,
     status_changed_at: String,
     closed_at: Option<String>,
+    /// For the table: the status, or closed.
+    #[serde(skip)]
+    state: FindingState,
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
@@ -92,6 +88,7 @@ impl<'a> From<&'a FindingRecord> for FindingLine<'a> {
             last_seen: rfc3339(f.last_seen),
             status_changed_at: rfc3339(f.status_changed_at),
             closed_at: f.closed_at.map(rfc3339),
+            state: f.state(),
         }
     }
 }
@@ -110,19 +107,10 @@ pub fn run(global: &GlobalArgs, command: FindingsCommand) -> anyhow::Result<Exit
                 return Err(InputError(format!("no finding for rule {rule} on {resource}")).into());
             }
             write_list(format, &["AT", "FROM", "TO", "MESSAGE"], &changes, |c| {
-                let state = |s: Option<crate::store::FindingState>| {
-                    s.map(|s| {
-                        serde_json::to_value(s)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default()
-                    })
-                    .unwrap_or_else(|| "-".into())
-                };
                 vec![
                     rfc3339(c.at),
-                    state(c.from),
-                    state(Some(c.to)),
+                    c.from.map_or("-", FindingState::as_str).to_owned(),
+                    c.to.as_str().to_owned(),
                     c.message.clone().unwrap_or_default(),
                 ]
             })?;
@@ -138,11 +126,7 @@ fn list(store: &dyn Store, args: ListArgs) -> anyhow::Result<ExitCode> {
         .transpose()?;
     let mut findings = store.list_findings(&FindingFilter {
         rule_id: args.rule,
-        status: args.status.map(|s| match s {
-            Status::Pass => FindingStatus::Pass,
-            Status::Fail => FindingStatus::Fail,
-            Status::Error => FindingStatus::Error,
-        }),
+        status: args.status,
         account_id,
     })?;
     findings.retain(|f| {
@@ -165,16 +149,8 @@ fn list(store: &dyn Store, args: ListArgs) -> anyhow::Result<ExitCode> {
         &["STATUS", "SEVERITY", "RULE", "RESOURCE", "MESSAGE"],
         &lines,
         |l| {
-            let status = serde_json::to_value(l.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_uppercase))
-                .unwrap_or_default();
             vec![
-                if l.closed_at.is_some() {
-                    "CLOSED".into()
-                } else {
-                    status
-                },
+                l.state.as_str().to_uppercase(),
                 l.severity.to_owned(),
                 l.rule_id.to_owned(),
                 l.resource_id.to_owned(),

@@ -101,15 +101,12 @@ pub fn run(global: &GlobalArgs, command: ResourcesCommand) -> anyhow::Result<Exi
                 .transpose()?;
             let accounts: Vec<String> = match account_id {
                 Some(a) => vec![a],
-                None => {
-                    let mut ids: Vec<String> = store
-                        .list_accounts()?
-                        .into_iter()
-                        .map(|a| a.account_id)
-                        .collect();
-                    ids.dedup();
-                    ids
-                }
+                // `account add` refuses a second account with the same id.
+                None => store
+                    .list_accounts()?
+                    .into_iter()
+                    .map(|a| a.account_id)
+                    .collect(),
             };
             for a in accounts {
                 if let Some(r) = store.find_resource(&a, &id)? {

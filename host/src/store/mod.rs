@@ -73,7 +73,7 @@ impl ModuleRecord {
 }
 
 /// Outcome of evaluating one rule against one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum FindingStatus {
     /// The resource complies with the rule.
@@ -127,6 +127,18 @@ pub enum FindingState {
     Error,
     /// The resource was deleted (or left the account's scope); the finding no longer applies.
     Closed,
+}
+
+impl FindingState {
+    /// The state as stored and printed: `pass`, `fail`, `error` or `closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingState::Pass => "pass",
+            FindingState::Fail => "fail",
+            FindingState::Error => "error",
+            FindingState::Closed => "closed",
+        }
+    }
 }
 
 impl From<FindingStatus> for FindingState {
@@ -189,6 +201,16 @@ pub struct ScanRecord {
     /// scans skip them for a while instead of paying retries on every call.
     #[serde(default)]
     pub unsupported: std::collections::BTreeMap<String, OffsetDateTime>,
+}
+
+impl FindingRecord {
+    /// The finding's state: its status while open, `Closed` once its resource went away.
+    pub fn state(&self) -> FindingState {
+        match self.closed_at {
+            Some(_) => FindingState::Closed,
+            None => self.status.into(),
+        }
+    }
 }
 
 /// Which resources `Store::list_resources` returns; the default selects everything.
