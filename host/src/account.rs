@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 /// Why an account definition was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccountError {
-    #[error("account name {0:?} is invalid: use 1-64 letters, digits, '.', '_' or '-'")]
+    #[error(
+        "account name {0:?} is invalid: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    )]
     Name(String),
     #[error("account id {0:?} is invalid: an AWS account id is exactly 12 digits")]
     AccountId(String),
@@ -26,11 +28,16 @@ pub enum AccountError {
     Region(String),
     #[error("resource exclusion {0:?} is invalid: expected REGION=GLOB (REGION may be '*')")]
     Exclusion(String),
+    #[error("scan interval of {0} hours is invalid: use 1 to {MAX_SCAN_INTERVAL_HOURS} hours")]
+    ScanInterval(u32),
 }
+
+/// The longest scan interval: a scan a year keeps nothing current, so anything longer is a typo.
+pub const MAX_SCAN_INTERVAL_HOURS: u32 = 24 * 366;
 
 /// Resources to skip: ids matching `pattern` (`*` any run of characters, `?` one) in `region`
 /// (`*` for every region, `global` for global resources).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResourceExclusion {
     pub region: String,
     pub pattern: String,
@@ -61,7 +68,7 @@ impl std::fmt::Display for ResourceExclusion {
 }
 
 /// An onboarded AWS account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Account {
     /// Operator's name for the account; unique, the key in the store.
     pub name: String,
@@ -78,6 +85,9 @@ pub struct Account {
     pub excluded_resource_types: Vec<String>,
     #[serde(default)]
     pub excluded_resources: Vec<ResourceExclusion>,
+    /// Hours between scheduled scans; the service's default (daily) when `None`.
+    #[serde(default)]
+    pub scan_interval_hours: Option<u32>,
     #[serde(with = "time::serde::rfc3339")]
     pub added_at: OffsetDateTime,
 }
@@ -85,8 +95,13 @@ pub struct Account {
 impl Account {
     /// Checks every field; the first problem found is returned.
     pub fn validate(&self) -> Result<(), AccountError> {
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 64
+        // Starting with a letter or digit keeps `.` and `..` out: clients resolve those in URLs.
+        let name_ok = self.name.len() <= 64
+            && self
+                .name
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric())
             && self
                 .name
                 .bytes()
@@ -117,6 +132,11 @@ impl Account {
         }
         if let Some(r) = self.excluded_regions.iter().find(|r| !valid_region(r)) {
             return Err(AccountError::Region(r.clone()));
+        }
+        if let Some(h) = self.scan_interval_hours
+            && !(1..=MAX_SCAN_INTERVAL_HOURS).contains(&h)
+        {
+            return Err(AccountError::ScanInterval(h));
         }
         Ok(())
     }
@@ -222,6 +242,7 @@ mod tests {
             excluded_regions: vec!["eu-west-3".into()],
             excluded_resource_types: vec!["AWS.EC2.AMI".into()],
             excluded_resources: vec!["us-east-1=arn:aws:s3:::scratch-*".parse().unwrap()],
+            scan_interval_hours: None,
             added_at: OffsetDateTime::UNIX_EPOCH,
         }
     }

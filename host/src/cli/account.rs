@@ -11,7 +11,7 @@ use super::scan::{AwsArgs, scan_accounts};
 use super::{GlobalArgs, InputError};
 use crate::account::{Account, ResourceExclusion};
 use crate::aws::role_template::{DEFAULT_ROLE_NAME, role_template};
-use crate::store::{FindingFilter, ResourceFilter, ScanRecord, Store};
+use crate::store::{ScanRecord, Store};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AccountCommand {
@@ -124,7 +124,7 @@ pub fn run(global: &GlobalArgs, command: AccountCommand) -> anyhow::Result<ExitC
             let account = store
                 .get_account(&name)?
                 .ok_or_else(|| InputError(format!("no account named {name:?}")))?;
-            let (resources, findings) = remove(store.as_ref(), &account)?;
+            let (resources, findings) = crate::store::remove_account(store.as_ref(), &account)?;
             println!(
                 "removed account {name} ({}): {resources} resources, {findings} findings",
                 account.account_id
@@ -159,6 +159,7 @@ fn add(global: &GlobalArgs, args: AddArgs) -> anyhow::Result<ExitCode> {
         excluded_regions: args.exclude_regions,
         excluded_resource_types: args.exclude_types,
         excluded_resources: exclusions,
+        scan_interval_hours: None,
         added_at: OffsetDateTime::now_utc(),
     };
     account.validate().map_err(|e| InputError(e.to_string()))?;
@@ -188,25 +189,4 @@ fn add(global: &GlobalArgs, args: AddArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     scan_accounts(global, &args.aws, store, std::slice::from_ref(&account))
-}
-
-/// Deletes an account with its resources and findings; returns (resources, findings) removed.
-fn remove(store: &dyn Store, account: &Account) -> anyhow::Result<(u64, u64)> {
-    let resources = store.list_resources(&ResourceFilter {
-        account_id: Some(account.account_id.clone()),
-        ..ResourceFilter::default()
-    })?;
-    for r in &resources {
-        store.delete_resource(&r.account_id, &r.resource_type, &r.resource_id)?;
-    }
-    let findings = store.list_findings(&FindingFilter {
-        account_id: Some(account.account_id.clone()),
-        ..FindingFilter::default()
-    })?;
-    for f in &findings {
-        store.delete_finding(&f.rule_id, &f.resource_id)?;
-    }
-    store.delete_account(&account.name)?;
-    store.flush()?;
-    Ok((resources.len() as u64, findings.len() as u64))
 }

@@ -17,7 +17,7 @@ use crate::account::Account;
 use crate::aws::{AwsError, ErrorKind, Session};
 
 /// Something that went wrong during a scan, kept on the scan's record and reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ScanIssue {
     /// Service, e.g. `s3`.
     pub service: String,

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use time::OffsetDateTime;
 
 /// A cloud resource as last seen by a collector, keyed by account, type and id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResourceRecord {
     /// Cloud account the resource belongs to (key component).
     pub account_id: String,
@@ -24,6 +24,7 @@ pub struct ResourceRecord {
     /// Region the resource lives in (empty or `global` for global resources).
     pub region: String,
     /// The whole resource document as collected.
+    #[schema(value_type = Object)]
     pub document: serde_json::Value,
     /// When the record was last written by a collector.
     #[serde(with = "time::serde::rfc3339")]
@@ -47,7 +48,7 @@ pub struct ModuleRecord {
 }
 
 /// A module's metadata without its bytes, as returned by `Store::list_modules`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModuleMeta {
     /// Lowercase hex SHA-256 of the module bytes.
     pub digest: String,
@@ -73,7 +74,20 @@ impl ModuleRecord {
 }
 
 /// Outcome of evaluating one rule against one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum FindingStatus {
     /// The resource complies with the rule.
@@ -82,10 +96,19 @@ pub enum FindingStatus {
     Fail,
     /// The rule could not be evaluated against the resource.
     Error,
+    /// The resource violates the rule, but an operator's suppression covers it.
+    Suppressed,
+}
+
+impl FindingStatus {
+    /// The status as stored and printed: `pass`, `fail`, `error` or `suppressed`.
+    pub fn as_str(self) -> &'static str {
+        FindingState::from(self).as_str()
+    }
 }
 
 /// The latest result of one rule against one resource, keyed by (rule id, resource id).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FindingRecord {
     /// Rule that produced the finding (key component).
     pub rule_id: String,
@@ -119,12 +142,13 @@ pub struct FindingRecord {
 }
 
 /// A finding's state in its history: a verdict, or closed because the resource is gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FindingState {
     Pass,
     Fail,
     Error,
+    Suppressed,
     /// The resource was deleted (or left the account's scope); the finding no longer applies.
     Closed,
 }
@@ -136,6 +160,7 @@ impl FindingState {
             FindingState::Pass => "pass",
             FindingState::Fail => "fail",
             FindingState::Error => "error",
+            FindingState::Suppressed => "suppressed",
             FindingState::Closed => "closed",
         }
     }
@@ -147,12 +172,13 @@ impl From<FindingStatus> for FindingState {
             FindingStatus::Pass => FindingState::Pass,
             FindingStatus::Fail => FindingState::Fail,
             FindingStatus::Error => FindingState::Error,
+            FindingStatus::Suppressed => FindingState::Suppressed,
         }
     }
 }
 
 /// One change of a finding's state, kept in the finding's history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FindingChange {
     pub rule_id: String,
     pub resource_id: String,
@@ -168,7 +194,7 @@ pub struct FindingChange {
 }
 
 /// What one scan of one account did, kept for reporting and to decide the next evaluation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScanRecord {
     pub account_name: String,
     pub account_id: String,
@@ -231,6 +257,173 @@ pub struct FindingFilter {
     pub status: Option<FindingStatus>,
     /// Only findings on resources of this account.
     pub account_id: Option<String>,
+}
+
+/// A page of findings: which ones `Store::query_findings` returns. Empty lists and `None`
+/// select everything; closed findings are left out unless `include_closed`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindingQuery {
+    /// Any of these statuses.
+    pub statuses: Vec<FindingStatus>,
+    /// Any of these severities (`critical`, `high`, ...).
+    pub severities: Vec<String>,
+    pub rule_id: Option<String>,
+    pub account_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub include_closed: bool,
+    /// Start after this (rule id, resource id): the `next` of the previous page.
+    pub after: Option<(String, String)>,
+    /// At most this many findings (0 means none, only the total).
+    pub limit: usize,
+}
+
+/// One page of findings, ordered by (rule id, resource id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindingPage {
+    pub findings: Vec<FindingRecord>,
+    /// How many findings match the query across all pages.
+    pub total: u64,
+    /// Where the next page starts, when there is one.
+    pub next: Option<(String, String)>,
+}
+
+/// Counts of the findings a query selects (its `after` and `limit` are ignored).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FindingSummary {
+    pub total: u64,
+    /// By state: `pass`, `fail`, `error`, `suppressed`, `closed`.
+    pub by_state: std::collections::BTreeMap<String, u64>,
+    /// Open failing findings by severity.
+    pub failing_by_severity: std::collections::BTreeMap<String, u64>,
+    /// Open failing findings by rule id.
+    pub failing_by_rule: std::collections::BTreeMap<String, u64>,
+    /// Open failing findings by resource type.
+    pub failing_by_resource_type: std::collections::BTreeMap<String, u64>,
+}
+
+/// A page of resources: which ones `Store::query_resources` returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceQuery {
+    pub account_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub region: Option<String>,
+    /// Resource ids matching this glob (`*` any run of characters, `?` one); a plain prefix
+    /// is written `prefix*`.
+    pub id_glob: Option<String>,
+    pub include_deleted: bool,
+    /// Start after this (account id, resource type, resource id).
+    pub after: Option<(String, String, String)>,
+    pub limit: usize,
+}
+
+/// One page of resources, ordered by (account, type, id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourcePage {
+    pub resources: Vec<ResourceRecord>,
+    pub next: Option<(String, String, String)>,
+}
+
+/// A named policy module and its revisions. Revision bytes are `ModuleRecord`s by digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ModuleEntry {
+    pub name: String,
+    /// Oldest first; numbers start at 1 and only grow.
+    pub revisions: Vec<ModuleRevision>,
+    /// The revision serving now; `None` while none does.
+    pub active: Option<u32>,
+}
+
+/// One uploaded revision of a module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ModuleRevision {
+    pub number: u32,
+    pub digest: String,
+    pub size: u64,
+    /// Rule ids the revision provides.
+    pub rules: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub uploaded_at: OffsetDateTime,
+    /// Hex public key of the trusted signer that signed it, when signed.
+    #[serde(default)]
+    pub signed_by: Option<String>,
+}
+
+/// An operator's switch for one rule, overriding the rule's default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RuleToggle {
+    pub rule_id: String,
+    pub enabled: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub changed_at: OffsetDateTime,
+}
+
+/// Failures of `rule_id` on resources whose id matches `pattern` become `suppressed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Suppression {
+    pub id: String,
+    pub rule_id: String,
+    /// Resource-id glob: `*` any run of characters, `?` one.
+    pub pattern: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A scan as the service runs it: queued, running with progress, then finished with its record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ScanJob {
+    /// Sortable by time: `YYYYMMDDTHHMMSS.ffffffZ-xxxxxxxx`.
+    pub id: String,
+    pub account_name: String,
+    pub trigger: ScanTrigger,
+    pub state: ScanState,
+    #[serde(with = "time::serde::rfc3339")]
+    pub queued_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub progress: ScanProgress,
+    /// Why the scan failed or stopped.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The scan's record once it finished.
+    #[serde(default)]
+    pub record: Option<ScanRecord>,
+}
+
+/// Why a scan ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanTrigger {
+    /// The first scan of a newly added account.
+    Baseline,
+    /// The account's interval came round.
+    Scheduled,
+    /// An operator asked for it.
+    Manual,
+}
+
+/// Where a scan job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    /// The service stopped while the scan ran; it is run again on restart.
+    Interrupted,
+}
+
+/// How far a running scan got.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ScanProgress {
+    pub tasks_planned: u64,
+    pub tasks_done: u64,
+    pub resources: u64,
 }
 
 /// Everything that can go wrong in a store operation.
@@ -368,8 +561,72 @@ pub trait Store: Send + Sync {
     /// The latest scan of the named account.
     fn last_scan(&self, account_name: &str) -> Result<Option<ScanRecord>, StoreError>;
 
+    /// A page of findings; fast on large stores (an in-memory index answers the filters, so
+    /// only the returned page is decoded).
+    fn query_findings(&self, q: &FindingQuery) -> Result<FindingPage, StoreError>;
+    /// Counts of the findings `q` selects, from the same index.
+    fn summarize_findings(&self, q: &FindingQuery) -> Result<FindingSummary, StoreError>;
+    /// Removes every finding of a rule (not its history); returns how many.
+    fn delete_findings_of_rule(&self, rule_id: &str) -> Result<u64, StoreError>;
+    /// A page of resources.
+    fn query_resources(&self, q: &ResourceQuery) -> Result<ResourcePage, StoreError>;
+
+    /// Writes a module entry, with the bytes of a new revision when given, atomically.
+    fn put_module_entry(
+        &self,
+        entry: &ModuleEntry,
+        new_revision: Option<&ModuleRecord>,
+    ) -> Result<(), StoreError>;
+    fn get_module_entry(&self, name: &str) -> Result<Option<ModuleEntry>, StoreError>;
+    /// Every module entry, ordered by name.
+    fn list_module_entries(&self) -> Result<Vec<ModuleEntry>, StoreError>;
+    /// Removes an entry and, atomically, the bytes of its revisions that no other entry
+    /// uses; returns whether it existed.
+    fn delete_module_entry(&self, name: &str) -> Result<bool, StoreError>;
+
+    fn put_rule_toggle(&self, t: &RuleToggle) -> Result<(), StoreError>;
+    /// Every rule toggle, ordered by rule id.
+    fn list_rule_toggles(&self) -> Result<Vec<RuleToggle>, StoreError>;
+
+    fn put_suppression(&self, s: &Suppression) -> Result<(), StoreError>;
+    fn get_suppression(&self, id: &str) -> Result<Option<Suppression>, StoreError>;
+    /// Every suppression, ordered by id.
+    fn list_suppressions(&self) -> Result<Vec<Suppression>, StoreError>;
+    fn delete_suppression(&self, id: &str) -> Result<bool, StoreError>;
+
+    fn put_scan_job(&self, j: &ScanJob) -> Result<(), StoreError>;
+    fn get_scan_job(&self, id: &str) -> Result<Option<ScanJob>, StoreError>;
+    /// Scan jobs, newest first, of one account or all, at most `limit`.
+    fn list_scan_jobs(
+        &self,
+        account_name: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ScanJob>, StoreError>;
+
     /// Makes every write so far durable on disk.
     fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// Forgets an account: its resources, its findings and its record (scan history stays).
+/// Returns how many resources and findings went.
+pub fn remove_account(store: &dyn Store, account: &Account) -> Result<(u64, u64), StoreError> {
+    let resources = store.list_resources(&ResourceFilter {
+        account_id: Some(account.account_id.clone()),
+        ..ResourceFilter::default()
+    })?;
+    for r in &resources {
+        store.delete_resource(&r.account_id, &r.resource_type, &r.resource_id)?;
+    }
+    let findings = store.list_findings(&FindingFilter {
+        account_id: Some(account.account_id.clone()),
+        ..FindingFilter::default()
+    })?;
+    for f in &findings {
+        store.delete_finding(&f.rule_id, &f.resource_id)?;
+    }
+    store.delete_account(&account.name)?;
+    store.flush()?;
+    Ok((resources.len() as u64, findings.len() as u64))
 }
 
 /// Byte that separates key components; components may never contain it.

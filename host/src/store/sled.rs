@@ -1,17 +1,27 @@
 //! `SledStore`: the sled 0.34 implementation of `Store`, one sled tree per record kind.
 //! Only sled-specific code lives here; record types, errors and key encoding belong in `mod.rs`.
+//! The in-memory findings index behind `query_findings` lives in the `index` submodule.
 
+mod index;
+
+use self::index::{FindingIndex, IndexedFields, SharedIndex};
 use super::{
-    Account, FindingChange, FindingFilter, FindingRecord, KEY_SEPARATOR, ModuleMeta, ModuleRecord,
-    ResourceFilter, ResourceRecord, ScanRecord, Store, StoreError, check_component, check_digest,
-    encode_key, encode_prefix, escape_key, key_component,
+    Account, FindingChange, FindingFilter, FindingPage, FindingQuery, FindingRecord,
+    FindingSummary, KEY_SEPARATOR, ModuleEntry, ModuleMeta, ModuleRecord, ResourceFilter,
+    ResourcePage, ResourceQuery, ResourceRecord, RuleToggle, ScanJob, ScanRecord, Store,
+    StoreError, Suppression, check_component, check_digest, encode_key, encode_prefix, escape_key,
+    key_component,
 };
+use crate::account::glob_match;
 use ::sled::transaction::{ConflictableTransactionError, TransactionError};
-use ::sled::{Config, Db, IVec, Transactional, Tree};
+use ::sled::{Batch, Config, Db, IVec, Transactional, Tree};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::collections::{BTreeSet, HashSet};
 use std::convert::Infallible;
+use std::ops::Bound;
 use std::path::Path;
+use std::sync::RwLockWriteGuard;
 use std::time::{Duration, Instant};
 
 /// Resource JSON by `account \0 type \0 id`.
@@ -32,8 +42,17 @@ const FINDING_HISTORY: &str = "finding_history";
 const ACCOUNTS: &str = "accounts";
 /// `ScanRecord` JSON by `account name \0 start time` (20-digit nanoseconds since 1970).
 const SCANS: &str = "scans";
+/// `ModuleEntry` JSON by module name; revision bytes live in `modules` and `module_bytes`.
+const MODULE_ENTRIES: &str = "module_entries";
+/// `RuleToggle` JSON by rule id.
+const RULE_TOGGLES: &str = "rule_toggles";
+/// `Suppression` JSON by suppression id.
+const SUPPRESSIONS: &str = "suppressions";
+/// `ScanJob` JSON by job id; ids sort by time, so the newest job is the last key.
+const SCAN_JOBS: &str = "scan_jobs";
 
-/// A `Store` backed by an embedded sled database; cheap to clone (clones share the database).
+/// A `Store` backed by an embedded sled database; cheap to clone (clones share the database
+/// and the findings index).
 #[derive(Clone, Debug)]
 pub struct SledStore {
     db: Db,
@@ -46,6 +65,13 @@ pub struct SledStore {
     finding_history: Tree,
     accounts: Tree,
     scans: Tree,
+    module_entries: Tree,
+    rule_toggles: Tree,
+    suppressions: Tree,
+    scan_jobs: Tree,
+    /// Every finding in `findings`, built by the first query. Writers of `findings` hold its
+    /// write lock across the sled write and the index update, so the index never misses one.
+    finding_index: SharedIndex,
 }
 
 impl SledStore {
@@ -92,8 +118,65 @@ impl SledStore {
             finding_history: db.open_tree(FINDING_HISTORY)?,
             accounts: db.open_tree(ACCOUNTS)?,
             scans: db.open_tree(SCANS)?,
+            module_entries: db.open_tree(MODULE_ENTRIES)?,
+            rule_toggles: db.open_tree(RULE_TOGGLES)?,
+            suppressions: db.open_tree(SUPPRESSIONS)?,
+            scan_jobs: db.open_tree(SCAN_JOBS)?,
+            finding_index: SharedIndex::default(),
             db,
         })
+    }
+
+    /// Runs `f` on the findings index, building it first if no query did yet. The index's lock
+    /// is held while `f` runs, so the records `f` reads from sled agree with the index.
+    fn with_finding_index<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&FindingIndex) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        // A poisoned lock falls through to `write_finding_index`, which drops the index.
+        if let Ok(guard) = self.finding_index.read()
+            && let Some(index) = guard.as_ref()
+        {
+            return f(index);
+        }
+        let mut guard = self.write_finding_index();
+        // Another query may have built it while this one waited for the lock.
+        let index = match &mut *guard {
+            Some(index) => index,
+            slot @ None => slot.insert(self.build_finding_index(op)?),
+        };
+        f(index)
+    }
+
+    /// Takes the findings index's write lock: every write to `findings` holds it across the
+    /// sled write and the index update.
+    fn write_finding_index(&self) -> RwLockWriteGuard<'_, Option<FindingIndex>> {
+        self.finding_index.write().unwrap_or_else(|poisoned| {
+            // A writer panicked between the sled write and the index update: the index may
+            // disagree with sled, so drop it and let the next query rebuild it.
+            let mut guard = poisoned.into_inner();
+            *guard = None;
+            self.finding_index.clear_poison();
+            guard
+        })
+    }
+
+    /// Reads every stored finding into a new index (the caller holds the write lock).
+    fn build_finding_index(&self, op: &'static str) -> Result<FindingIndex, StoreError> {
+        let mut index = FindingIndex::new();
+        for entry in &self.findings {
+            let (key, value) = entry.map_err(backend(op))?;
+            let (rule, resource) = split_finding_key(&key)?;
+            let fields: IndexedFields<'_> =
+                serde_json::from_slice(&value).map_err(|source| StoreError::Corrupt {
+                    tree: FINDINGS,
+                    key: escape_key(&key),
+                    source,
+                })?;
+            index.insert_fields(rule, resource, fields);
+        }
+        Ok(index)
     }
 }
 
@@ -167,6 +250,38 @@ fn resource_key(
 /// Builds the finding key, validating every component.
 fn finding_key(rule_id: &str, resource_id: &str) -> Result<Vec<u8>, StoreError> {
     encode_key(&[("rule_id", rule_id), ("resource_id", resource_id)])
+}
+
+/// Splits a stored finding key into (rule id, resource id).
+fn split_finding_key(key: &[u8]) -> Result<(&str, &str), StoreError> {
+    let mut parts = key.split(|b| *b == KEY_SEPARATOR).map(std::str::from_utf8);
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(Ok(rule)), Some(Ok(resource)), None) if !rule.is_empty() && !resource.is_empty() => {
+            Ok((rule, resource))
+        }
+        _ => Err(StoreError::Inconsistent {
+            tree: FINDINGS,
+            key: escape_key(key),
+            detail: "key is not two UTF-8 components".into(),
+        }),
+    }
+}
+
+/// Checks the key components a finding query names (other filters are free-form).
+fn check_finding_query(q: &FindingQuery) -> Result<(), StoreError> {
+    for (field, value) in [
+        ("rule_id", &q.rule_id),
+        ("account_id", &q.account_id),
+        ("resource_type", &q.resource_type),
+    ] {
+        if let Some(value) = value {
+            check_component(field, value)?;
+        }
+    }
+    if let Some((rule, resource)) = &q.after {
+        finding_key(rule, resource)?;
+    }
+    Ok(())
 }
 
 /// A timestamp as a key component that sorts in time order: nanoseconds since 1970, 20 digits
@@ -401,9 +516,15 @@ impl Store for SledStore {
     fn put_finding(&self, f: &FindingRecord) -> Result<(), StoreError> {
         let key = finding_key(&f.rule_id, &f.resource_id)?;
         let value = encode("finding", f)?;
-        self.findings
-            .insert(key, value)
-            .map_err(backend("put_finding"))?;
+        let mut index = self.write_finding_index();
+        if let Err(e) = self.findings.insert(key, value) {
+            // Whether the write happened is unknown: rebuild the index from sled.
+            *index = None;
+            return Err(backend("put_finding")(e));
+        }
+        if let Some(index) = index.as_mut() {
+            index.insert(f);
+        }
         Ok(())
     }
 
@@ -445,10 +566,17 @@ impl Store for SledStore {
 
     fn delete_finding(&self, rule_id: &str, resource_id: &str) -> Result<bool, StoreError> {
         let key = finding_key(rule_id, resource_id)?;
-        let old = self
-            .findings
-            .remove(key)
-            .map_err(backend("delete_finding"))?;
+        let mut index = self.write_finding_index();
+        let old = match self.findings.remove(key) {
+            Ok(old) => old,
+            Err(e) => {
+                *index = None;
+                return Err(backend("delete_finding")(e));
+            }
+        };
+        if let Some(index) = index.as_mut() {
+            index.remove(rule_id, resource_id);
+        }
         Ok(old.is_some())
     }
 
@@ -535,6 +663,308 @@ impl Store for SledStore {
         }
     }
 
+    fn query_findings(&self, q: &FindingQuery) -> Result<FindingPage, StoreError> {
+        check_finding_query(q)?;
+        self.with_finding_index("query_findings", |index| {
+            let selection = index.select(q);
+            let mut findings = Vec::with_capacity(selection.keys.len());
+            for k in &selection.keys {
+                let key = finding_key(k.rule(), k.resource())?;
+                match self.findings.get(&key).map_err(backend("query_findings"))? {
+                    Some(value) => findings.push(decode(FINDINGS, &key, &value)?),
+                    None => {
+                        return Err(StoreError::Inconsistent {
+                            tree: FINDINGS,
+                            key: escape_key(&key),
+                            detail: "finding in the index but not in the tree".into(),
+                        });
+                    }
+                }
+            }
+            let next = match selection.keys.last() {
+                Some(last) if selection.more => {
+                    Some((last.rule().to_string(), last.resource().to_string()))
+                }
+                _ => None,
+            };
+            Ok(FindingPage {
+                findings,
+                total: selection.total,
+                next,
+            })
+        })
+    }
+
+    fn summarize_findings(&self, q: &FindingQuery) -> Result<FindingSummary, StoreError> {
+        check_finding_query(q)?;
+        self.with_finding_index("summarize_findings", |index| Ok(index.summarize(q)))
+    }
+
+    fn delete_findings_of_rule(&self, rule_id: &str) -> Result<u64, StoreError> {
+        let prefix = encode_prefix(&[("rule_id", rule_id)])?;
+        let mut index = self.write_finding_index();
+        let mut batch = Batch::default();
+        let mut count = 0;
+        for key in self.findings.scan_prefix(&prefix).keys() {
+            batch.remove(key.map_err(backend("delete_findings_of_rule"))?);
+            count += 1;
+        }
+        if let Err(e) = self.findings.apply_batch(batch) {
+            *index = None;
+            return Err(backend("delete_findings_of_rule")(e));
+        }
+        if let Some(index) = index.as_mut() {
+            index.remove_rule(rule_id);
+        }
+        Ok(count)
+    }
+
+    fn query_resources(&self, q: &ResourceQuery) -> Result<ResourcePage, StoreError> {
+        let (prefix, type_only) = match (&q.account_id, &q.resource_type) {
+            (Some(account), Some(rtype)) => (
+                encode_prefix(&[("account_id", account), ("resource_type", rtype)])?,
+                None,
+            ),
+            (Some(account), None) => (encode_prefix(&[("account_id", account)])?, None),
+            (None, Some(rtype)) => {
+                check_component("resource_type", rtype)?;
+                (Vec::new(), Some(rtype.as_bytes()))
+            }
+            (None, None) => (Vec::new(), None),
+        };
+        let start = match &q.after {
+            Some((account, rtype, id)) => {
+                let after = resource_key(account, rtype, id)?;
+                // A cursor before the prefix starts at the prefix; one past it ends the scan.
+                if after >= prefix {
+                    Bound::Excluded(after)
+                } else {
+                    Bound::Included(prefix.clone())
+                }
+            }
+            None => Bound::Included(prefix.clone()),
+        };
+        let mut resources: Vec<ResourceRecord> = Vec::new();
+        let mut next = None;
+        for entry in self.resources.range((start, Bound::Unbounded)) {
+            let (key, value) = entry.map_err(backend("query_resources"))?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            // Type and id sit in the key: filter there so other records are never decoded.
+            if let Some(rtype) = type_only
+                && key_component(&key, 1) != Some(rtype)
+            {
+                continue;
+            }
+            if let Some(glob) = &q.id_glob {
+                let id = String::from_utf8_lossy(key_component(&key, 2).unwrap_or_default());
+                if !glob_match(glob, &id) {
+                    continue;
+                }
+            }
+            let r: ResourceRecord = decode(RESOURCES, &key, &value)?;
+            if (r.deleted_at.is_some() && !q.include_deleted)
+                || q.region.as_ref().is_some_and(|region| *region != r.region)
+            {
+                continue;
+            }
+            if resources.len() == q.limit {
+                // One match past the page: there is a next page, starting after its last record.
+                next = resources.last().map(|last| {
+                    (
+                        last.account_id.clone(),
+                        last.resource_type.clone(),
+                        last.resource_id.clone(),
+                    )
+                });
+                break;
+            }
+            resources.push(r);
+        }
+        Ok(ResourcePage { resources, next })
+    }
+
+    fn put_module_entry(
+        &self,
+        entry: &ModuleEntry,
+        new_revision: Option<&ModuleRecord>,
+    ) -> Result<(), StoreError> {
+        let key = encode_key(&[("name", &entry.name)])?;
+        let value = encode("module entry", entry)?;
+        let module = match new_revision {
+            Some(m) => {
+                check_digest(&m.digest)?;
+                Some((m.digest.as_bytes(), encode("module", &m.meta())?, &m.wasm))
+            }
+            None => None,
+        };
+        (&self.module_entries, &self.modules, &self.module_bytes)
+            .transaction(|(entries, modules, bytes)| -> TxResult<()> {
+                entries.insert(key.as_slice(), value.as_slice())?;
+                // The same two writes as `put_module`.
+                if let Some((digest, meta, wasm)) = &module {
+                    modules.insert(*digest, meta.as_slice())?;
+                    bytes.insert(*digest, wasm.as_slice())?;
+                }
+                Ok(())
+            })
+            .map_err(tx_error("put_module_entry"))
+    }
+
+    fn get_module_entry(&self, name: &str) -> Result<Option<ModuleEntry>, StoreError> {
+        let key = encode_key(&[("name", name)])?;
+        match self
+            .module_entries
+            .get(&key)
+            .map_err(backend("get_module_entry"))?
+        {
+            Some(value) => decode(MODULE_ENTRIES, &key, &value).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn list_module_entries(&self) -> Result<Vec<ModuleEntry>, StoreError> {
+        self.module_entries
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry.map_err(backend("list_module_entries"))?;
+                decode(MODULE_ENTRIES, &key, &value)
+            })
+            .collect()
+    }
+
+    fn delete_module_entry(&self, name: &str) -> Result<bool, StoreError> {
+        let key = encode_key(&[("name", name)])?;
+        let Some(entry) = self.get_module_entry(name)? else {
+            return Ok(false);
+        };
+        // Read before the transaction (sled transactions cannot scan): module administration is
+        // serialised by the caller, so no other entry starts using these digests meanwhile.
+        let mut shared = HashSet::new();
+        for other in self.list_module_entries()? {
+            if other.name != name {
+                shared.extend(other.revisions.into_iter().map(|r| r.digest));
+            }
+        }
+        let orphans: BTreeSet<&str> = entry
+            .revisions
+            .iter()
+            .map(|r| r.digest.as_str())
+            .filter(|digest| !shared.contains(*digest))
+            .collect();
+        (&self.module_entries, &self.modules, &self.module_bytes)
+            .transaction(|(entries, modules, bytes)| -> TxResult<bool> {
+                let existed = entries.remove(key.as_slice())?.is_some();
+                if existed {
+                    for digest in &orphans {
+                        modules.remove(digest.as_bytes())?;
+                        bytes.remove(digest.as_bytes())?;
+                    }
+                }
+                Ok(existed)
+            })
+            .map_err(tx_error("delete_module_entry"))
+    }
+
+    fn put_rule_toggle(&self, t: &RuleToggle) -> Result<(), StoreError> {
+        let key = encode_key(&[("rule_id", &t.rule_id)])?;
+        let value = encode("rule toggle", t)?;
+        self.rule_toggles
+            .insert(key, value)
+            .map_err(backend("put_rule_toggle"))?;
+        Ok(())
+    }
+
+    fn list_rule_toggles(&self) -> Result<Vec<RuleToggle>, StoreError> {
+        self.rule_toggles
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry.map_err(backend("list_rule_toggles"))?;
+                decode(RULE_TOGGLES, &key, &value)
+            })
+            .collect()
+    }
+
+    fn put_suppression(&self, s: &Suppression) -> Result<(), StoreError> {
+        let key = encode_key(&[("id", &s.id)])?;
+        let value = encode("suppression", s)?;
+        self.suppressions
+            .insert(key, value)
+            .map_err(backend("put_suppression"))?;
+        Ok(())
+    }
+
+    fn get_suppression(&self, id: &str) -> Result<Option<Suppression>, StoreError> {
+        let key = encode_key(&[("id", id)])?;
+        match self
+            .suppressions
+            .get(&key)
+            .map_err(backend("get_suppression"))?
+        {
+            Some(value) => decode(SUPPRESSIONS, &key, &value).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn list_suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
+        self.suppressions
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry.map_err(backend("list_suppressions"))?;
+                decode(SUPPRESSIONS, &key, &value)
+            })
+            .collect()
+    }
+
+    fn delete_suppression(&self, id: &str) -> Result<bool, StoreError> {
+        let key = encode_key(&[("id", id)])?;
+        let old = self
+            .suppressions
+            .remove(key)
+            .map_err(backend("delete_suppression"))?;
+        Ok(old.is_some())
+    }
+
+    fn put_scan_job(&self, j: &ScanJob) -> Result<(), StoreError> {
+        let key = encode_key(&[("id", &j.id)])?;
+        let value = encode("scan job", j)?;
+        self.scan_jobs
+            .insert(key, value)
+            .map_err(backend("put_scan_job"))?;
+        Ok(())
+    }
+
+    fn get_scan_job(&self, id: &str) -> Result<Option<ScanJob>, StoreError> {
+        let key = encode_key(&[("id", id)])?;
+        match self.scan_jobs.get(&key).map_err(backend("get_scan_job"))? {
+            Some(value) => decode(SCAN_JOBS, &key, &value).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn list_scan_jobs(
+        &self,
+        account_name: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ScanJob>, StoreError> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        for entry in self.scan_jobs.iter().rev() {
+            let (key, value) = entry.map_err(backend("list_scan_jobs"))?;
+            let job: ScanJob = decode(SCAN_JOBS, &key, &value)?;
+            if account_name.is_none_or(|name| name == job.account_name) {
+                out.push(job);
+                if out.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(backend("flush"))?;
         Ok(())
@@ -543,7 +973,9 @@ impl Store for SledStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{FindingState, FindingStatus};
+    use super::super::{
+        FindingState, FindingStatus, ModuleRevision, ScanProgress, ScanState, ScanTrigger,
+    };
     use super::*;
     use serde_json::json;
     use std::sync::Arc;
@@ -1027,6 +1459,7 @@ mod tests {
             excluded_regions: vec![],
             excluded_resource_types: vec![],
             excluded_resources: vec![],
+            scan_interval_hours: None,
             added_at: T0,
         };
         store.put_account(&account("prod")).unwrap();
@@ -1268,6 +1701,8 @@ mod tests {
         corrupt(s.list_resources(&ResourceFilter::default()), RESOURCES);
         corrupt(s.get_finding("rule", "bad"), FINDINGS);
         corrupt(s.list_findings(&FindingFilter::default()), FINDINGS);
+        corrupt(s.query_findings(&FindingQuery::default()), FINDINGS);
+        corrupt(s.summarize_findings(&FindingQuery::default()), FINDINGS);
         corrupt(s.get_module(&digest('9')), MODULES);
         corrupt(s.list_modules(), MODULES);
         // The good record next to the garbage is still readable.
@@ -1330,5 +1765,955 @@ mod tests {
         );
         assert!(s.find_resource("acct3", "r49").expect("find").is_some());
         s.flush().expect("flush");
+    }
+
+    // ---- findings index: query_findings, summarize_findings, delete_findings_of_rule ----
+
+    const RULES: [&str; 4] = ["r1", "r10", "r2", "s"];
+    const ACCOUNTS: [&str; 3] = ["1234", "12345", "9"];
+    const TYPES: [&str; 2] = ["aws::s3::bucket", "aws::iam::role"];
+    const SEVERITIES: [&str; 3] = ["high", "low", "critical"];
+    const STATUSES: [FindingStatus; 4] = [
+        FindingStatus::Pass,
+        FindingStatus::Fail,
+        FindingStatus::Error,
+        FindingStatus::Suppressed,
+    ];
+
+    /// The `i`-th finding of a deterministic, varied set (every filter value occurs, with
+    /// overlaps); every seventh one is closed.
+    fn varied(i: usize) -> FindingRecord {
+        let mut f = finding(
+            RULES[i % RULES.len()],
+            &format!("res-{:05}", i * 7919 % 100_003),
+            ACCOUNTS[i / 3 % ACCOUNTS.len()],
+            STATUSES[i / 2 % STATUSES.len()],
+        );
+        f.resource_type = TYPES[i / 5 % TYPES.len()].into();
+        f.severity = SEVERITIES[i / 7 % SEVERITIES.len()].into();
+        if i % 7 == 3 {
+            f.closed_at = Some(T1);
+        }
+        f
+    }
+
+    fn query() -> FindingQuery {
+        FindingQuery {
+            limit: 100,
+            ..FindingQuery::default()
+        }
+    }
+
+    /// The keys `q` selects (ignoring `after` and `limit`), by brute force over every finding.
+    fn expected(s: &SledStore, q: &FindingQuery) -> Vec<(String, String)> {
+        s.list_findings(&FindingFilter::default())
+            .expect("list")
+            .into_iter()
+            .filter(|f| {
+                (q.include_closed || f.closed_at.is_none())
+                    && (q.statuses.is_empty() || q.statuses.contains(&f.status))
+                    && (q.severities.is_empty() || q.severities.contains(&f.severity))
+                    && q.rule_id.as_ref().is_none_or(|r| *r == f.rule_id)
+                    && q.account_id.as_ref().is_none_or(|a| *a == f.account_id)
+                    && q.resource_type
+                        .as_ref()
+                        .is_none_or(|t| *t == f.resource_type)
+            })
+            .map(|f| (f.rule_id, f.resource_id))
+            .collect()
+    }
+
+    /// Walks every page of `q` (from its `after`), checking `total` and `next` on each page;
+    /// returns the keys of every finding returned, in order.
+    fn walk_pages(s: &SledStore, q: &FindingQuery) -> Vec<(String, String)> {
+        let total = expected(s, q).len() as u64;
+        let mut q = q.clone();
+        let mut keys = Vec::new();
+        loop {
+            let page = s.query_findings(&q).expect("query");
+            assert_eq!(page.total, total, "{q:?}");
+            assert!(page.findings.len() <= q.limit);
+            keys.extend(
+                page.findings
+                    .iter()
+                    .map(|f| (f.rule_id.clone(), f.resource_id.clone())),
+            );
+            match page.next {
+                Some(next) => {
+                    assert_eq!(page.findings.len(), q.limit);
+                    assert_eq!(Some(&next), keys.last());
+                    q.after = Some(next);
+                }
+                None => return keys,
+            }
+        }
+    }
+
+    /// Asserts that every page of `q` together returns exactly what a full scan selects.
+    fn assert_query_agrees(s: &SledStore, q: &FindingQuery) {
+        assert_eq!(walk_pages(s, q), expected(s, q), "{q:?}");
+    }
+
+    /// Every filter, alone and combined, on a few page sizes.
+    fn assert_index_agrees(s: &SledStore) {
+        let mut queries = vec![query()];
+        for include_closed in [false, true] {
+            for rule in [None, Some("r1"), Some("r10"), Some("s"), Some("r3")] {
+                for account in [None, Some("1234"), Some("999")] {
+                    queries.push(FindingQuery {
+                        rule_id: rule.map(Into::into),
+                        account_id: account.map(Into::into),
+                        include_closed,
+                        limit: 7,
+                        ..query()
+                    });
+                }
+            }
+            queries.push(FindingQuery {
+                statuses: vec![FindingStatus::Fail, FindingStatus::Suppressed],
+                severities: vec!["high".into(), "unheard-of".into()],
+                resource_type: Some("aws::iam::role".into()),
+                include_closed,
+                limit: 5,
+                ..query()
+            });
+            queries.push(FindingQuery {
+                statuses: vec![FindingStatus::Error],
+                rule_id: Some("r2".into()),
+                account_id: Some("12345".into()),
+                include_closed,
+                limit: 1,
+                ..query()
+            });
+        }
+        for q in &queries {
+            assert_query_agrees(s, q);
+        }
+        let index_len = s
+            .finding_index
+            .read()
+            .expect("lock")
+            .as_ref()
+            .map(FindingIndex::len);
+        assert_eq!(index_len, Some(s.findings.len()));
+    }
+
+    #[test]
+    fn query_findings_pages_walk_every_match_once() {
+        let s = store();
+        for i in 0..200 {
+            s.put_finding(&varied(i)).expect("put");
+        }
+        let all = expected(&s, &query());
+        assert!(all.len() > 150, "{}", all.len());
+        for limit in [1, 2, 7, 100, 1000] {
+            let q = FindingQuery { limit, ..query() };
+            let keys = walk_pages(&s, &q);
+            assert_eq!(keys, all, "limit {limit}");
+        }
+        // A limit of 0 counts only.
+        let page = s
+            .query_findings(&FindingQuery {
+                limit: 0,
+                ..query()
+            })
+            .expect("query");
+        assert_eq!(
+            (page.findings.len(), page.total, page.next),
+            (0, all.len() as u64, None)
+        );
+        // A cursor that names no finding (deleted since) still resumes in order.
+        let (rule, resource) = all[10].clone();
+        s.delete_finding(&rule, &resource).expect("delete");
+        let page = s
+            .query_findings(&FindingQuery {
+                after: Some((rule, resource)),
+                limit: 3,
+                ..query()
+            })
+            .expect("query");
+        assert_eq!(finding_ids(&page.findings), {
+            let want: Vec<_> = all[11..14]
+                .iter()
+                .map(|(r, x)| (r.as_str(), x.as_str()))
+                .collect();
+            want
+        });
+        assert_eq!(page.total, all.len() as u64 - 1);
+        // A cursor inside a rule's range, with a rule filter: pages stay within the rule.
+        let q = FindingQuery {
+            rule_id: Some("r1".into()),
+            after: Some(("r".into(), "zzz".into())),
+            limit: 4,
+            ..query()
+        };
+        assert_eq!(
+            walk_pages(&s, &q),
+            expected(&s, &FindingQuery { after: None, ..q })
+        );
+        let past = FindingQuery {
+            rule_id: Some("r1".into()),
+            after: Some(("r10".into(), "a".into())),
+            ..query()
+        };
+        let page = s.query_findings(&past).expect("query");
+        assert!(page.findings.is_empty() && page.next.is_none());
+        assert_eq!(page.total, expected(&s, &past).len() as u64);
+    }
+
+    #[test]
+    fn query_findings_filters_agree_with_a_full_scan() {
+        let s = store();
+        for i in 0..300 {
+            s.put_finding(&varied(i)).expect("put");
+        }
+        assert_index_agrees(&s);
+        let ids = |q: FindingQuery| {
+            let page = s.query_findings(&q).expect("query");
+            assert_eq!(page.total, page.findings.len() as u64);
+            page.findings
+        };
+        for f in ids(FindingQuery {
+            statuses: vec![FindingStatus::Suppressed],
+            severities: vec!["critical".into()],
+            account_id: Some("9".into()),
+            resource_type: Some("aws::s3::bucket".into()),
+            limit: 1000,
+            ..query()
+        }) {
+            assert_eq!(f.status, FindingStatus::Suppressed);
+            assert_eq!(f.severity, "critical");
+            assert_eq!(f.account_id, "9");
+            assert_eq!(f.resource_type, "aws::s3::bucket");
+            assert_eq!(f.closed_at, None);
+        }
+        // Values no finding has select nothing.
+        for q in [
+            FindingQuery {
+                severities: vec!["nope".into()],
+                ..query()
+            },
+            FindingQuery {
+                account_id: Some("0".into()),
+                ..query()
+            },
+            FindingQuery {
+                resource_type: Some("aws::ec2::instance".into()),
+                ..query()
+            },
+            FindingQuery {
+                rule_id: Some("r".into()),
+                ..query()
+            },
+        ] {
+            assert!(ids(q).is_empty());
+        }
+    }
+
+    #[test]
+    fn query_findings_leaves_closed_out_unless_asked() {
+        let s = store();
+        let open = finding("r", "open", "1", FindingStatus::Fail);
+        let mut closed = finding("r", "closed", "1", FindingStatus::Fail);
+        closed.closed_at = Some(T1);
+        s.put_finding(&open).expect("put");
+        s.put_finding(&closed).expect("put");
+        let fail = FindingQuery {
+            statuses: vec![FindingStatus::Fail],
+            ..query()
+        };
+        let page = s.query_findings(&fail).expect("query");
+        assert_eq!(finding_ids(&page.findings), [("r", "open")]);
+        assert_eq!(page.total, 1);
+        let page = s
+            .query_findings(&FindingQuery {
+                include_closed: true,
+                ..fail
+            })
+            .expect("query");
+        // The status filter applies to the stored status, closed or not.
+        assert_eq!(page.findings, [closed.clone(), open.clone()]);
+        assert_eq!(page.total, 2);
+        // Reopening (closed_at back to None) brings it back.
+        s.put_finding(&finding("r", "closed", "1", FindingStatus::Fail))
+            .expect("put");
+        assert_eq!(s.query_findings(&query()).expect("query").total, 2);
+    }
+
+    #[test]
+    fn finding_index_follows_every_write() {
+        let s = store();
+        // Written before the index exists.
+        for i in 0..60 {
+            s.put_finding(&varied(i)).expect("put");
+        }
+        assert!(s.finding_index.read().expect("lock").is_none());
+        assert_index_agrees(&s);
+        assert!(s.finding_index.read().expect("lock").is_some());
+
+        // Written after, through a clone: the clone shares the index.
+        let clone = s.clone();
+        for i in 60..120 {
+            clone.put_finding(&varied(i)).expect("put");
+        }
+        assert_index_agrees(&s);
+
+        // Updates move findings between filters.
+        let mut f = varied(5);
+        f.status = FindingStatus::Suppressed;
+        f.severity = "brand-new".into();
+        f.account_id = "777".into();
+        f.resource_type = "aws::kms::key".into();
+        clone.put_finding(&f).expect("update");
+        let mut g = varied(6);
+        g.closed_at = Some(T1);
+        s.put_finding(&g).expect("close");
+        let mut h = varied(3);
+        h.closed_at = None;
+        s.put_finding(&h).expect("reopen");
+        assert_index_agrees(&s);
+        let page = s
+            .query_findings(&FindingQuery {
+                severities: vec!["brand-new".into()],
+                account_id: Some("777".into()),
+                resource_type: Some("aws::kms::key".into()),
+                statuses: vec![FindingStatus::Suppressed],
+                ..query()
+            })
+            .expect("query");
+        assert_eq!(page.findings, [f.clone()]);
+
+        // Deletes, of one finding and of a whole rule.
+        assert!(
+            clone
+                .delete_finding(&f.rule_id, &f.resource_id)
+                .expect("delete")
+        );
+        assert!(
+            !s.delete_finding(&f.rule_id, &f.resource_id)
+                .expect("delete")
+        );
+        assert!(
+            s.query_findings(&FindingQuery {
+                account_id: Some("777".into()),
+                ..query()
+            })
+            .expect("query")
+            .findings
+            .is_empty()
+        );
+        let r1 = expected(
+            &s,
+            &FindingQuery {
+                rule_id: Some("r1".into()),
+                include_closed: true,
+                ..query()
+            },
+        )
+        .len() as u64;
+        assert_eq!(clone.delete_findings_of_rule("r1").expect("delete"), r1);
+        assert_index_agrees(&s);
+        assert_eq!(
+            s.summarize_findings(&FindingQuery {
+                rule_id: Some("r1".into()),
+                include_closed: true,
+                ..query()
+            })
+            .expect("summary"),
+            FindingSummary::default()
+        );
+
+        // Putting into a deleted rule again works.
+        s.put_finding(&varied(0)).expect("put");
+        assert_index_agrees(&s);
+    }
+
+    #[test]
+    fn delete_findings_of_rule_keeps_other_rules_and_history() {
+        let s = store();
+        for (rule, id) in [
+            ("r1", "a"),
+            ("r1", "b"),
+            ("r10", "a"),
+            ("r", "a"),
+            ("r2", "a"),
+        ] {
+            s.put_finding(&finding(rule, id, "1", FindingStatus::Fail))
+                .expect("put");
+        }
+        s.append_finding_change(&FindingChange {
+            rule_id: "r1".into(),
+            resource_id: "a".into(),
+            at: T0,
+            from: None,
+            to: FindingState::Fail,
+            message: None,
+        })
+        .expect("history");
+        // Before the index exists.
+        assert_eq!(s.delete_findings_of_rule("r1").expect("delete"), 2);
+        assert_eq!(s.delete_findings_of_rule("r1").expect("delete"), 0);
+        assert_eq!(s.finding_history("r1", "a").expect("history").len(), 1);
+        let left = s.query_findings(&query()).expect("query");
+        assert_eq!(
+            finding_ids(&left.findings),
+            [("r", "a"), ("r10", "a"), ("r2", "a")]
+        );
+        // After it exists.
+        assert_eq!(s.delete_findings_of_rule("r10").expect("delete"), 1);
+        assert_eq!(s.delete_findings_of_rule("unknown").expect("delete"), 0);
+        let left = s.query_findings(&query()).expect("query");
+        assert_eq!(finding_ids(&left.findings), [("r", "a"), ("r2", "a")]);
+        assert_eq!(left.total, 2);
+        assert!(invalid(s.delete_findings_of_rule("")));
+        assert!(invalid(s.delete_findings_of_rule("r\0")));
+    }
+
+    #[test]
+    fn summarize_findings_counts_states_and_open_failures() {
+        let s = store();
+        let put = |rule: &str, id: &str, status, severity: &str, rtype: &str, closed: bool| {
+            let mut f = finding(rule, id, "1", status);
+            f.severity = severity.into();
+            f.resource_type = rtype.into();
+            f.closed_at = closed.then_some(T1);
+            s.put_finding(&f).expect("put");
+        };
+        put("a", "1", FindingStatus::Fail, "high", "t1", false);
+        put("a", "2", FindingStatus::Fail, "high", "t2", false);
+        put("a", "3", FindingStatus::Fail, "low", "t1", true);
+        put("b", "1", FindingStatus::Fail, "low", "t1", false);
+        put("b", "2", FindingStatus::Pass, "low", "t1", false);
+        put("b", "3", FindingStatus::Error, "high", "t1", false);
+        put("b", "4", FindingStatus::Suppressed, "high", "t1", false);
+        // A rule named like a severity is counted apart from it.
+        put("high", "1", FindingStatus::Fail, "critical", "t1", false);
+
+        let map = |pairs: &[(&str, u64)]| -> std::collections::BTreeMap<String, u64> {
+            pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        };
+        let summary = s.summarize_findings(&query()).expect("summary");
+        assert_eq!(
+            summary,
+            FindingSummary {
+                total: 7,
+                by_state: map(&[("fail", 4), ("pass", 1), ("error", 1), ("suppressed", 1)]),
+                failing_by_severity: map(&[("high", 2), ("low", 1), ("critical", 1)]),
+                failing_by_rule: map(&[("a", 2), ("b", 1), ("high", 1)]),
+                failing_by_resource_type: map(&[("t1", 3), ("t2", 1)]),
+            }
+        );
+        let with_closed = s
+            .summarize_findings(&FindingQuery {
+                include_closed: true,
+                after: Some(("z".into(), "z".into())),
+                limit: 0,
+                ..query()
+            })
+            .expect("summary");
+        assert_eq!(with_closed.total, 8);
+        assert_eq!(with_closed.by_state.get("closed"), Some(&1));
+        assert_eq!(with_closed.by_state.get("fail"), Some(&4));
+        // Closed failures are not open failures.
+        assert_eq!(with_closed.failing_by_severity, summary.failing_by_severity);
+        let of_b = s
+            .summarize_findings(&FindingQuery {
+                rule_id: Some("b".into()),
+                severities: vec!["high".into()],
+                ..query()
+            })
+            .expect("summary");
+        assert_eq!(of_b.total, 2);
+        assert_eq!(of_b.by_state, map(&[("error", 1), ("suppressed", 1)]));
+        assert!(of_b.failing_by_rule.is_empty());
+    }
+
+    #[test]
+    fn query_findings_rejects_invalid_keys() {
+        let s = store();
+        for q in [
+            FindingQuery {
+                rule_id: Some("a\0b".into()),
+                ..query()
+            },
+            FindingQuery {
+                account_id: Some(String::new()),
+                ..query()
+            },
+            FindingQuery {
+                after: Some(("r".into(), String::new())),
+                ..query()
+            },
+        ] {
+            assert!(invalid(s.query_findings(&q)));
+            assert!(invalid(s.summarize_findings(&q)));
+        }
+    }
+
+    #[test]
+    fn query_findings_on_twenty_thousand_findings() {
+        let s = store();
+        for i in 0..20_000 {
+            s.put_finding(&varied(i)).expect("put");
+        }
+        let all = s
+            .query_findings(&FindingQuery {
+                include_closed: true,
+                limit: 100,
+                ..query()
+            })
+            .expect("query");
+        assert_eq!(all.total, 20_000);
+        assert_eq!(all.findings.len(), 100);
+        let q = FindingQuery {
+            statuses: vec![FindingStatus::Fail],
+            severities: vec!["critical".into()],
+            account_id: Some("12345".into()),
+            limit: 100,
+            ..query()
+        };
+        let page = s.query_findings(&q).expect("query");
+        assert_eq!(page.total, expected(&s, &q).len() as u64);
+        assert!(page.total > 100, "{}", page.total);
+        assert_eq!(page.findings.len(), 100);
+        let second = s
+            .query_findings(&FindingQuery {
+                after: page.next.clone(),
+                ..q.clone()
+            })
+            .expect("query");
+        assert_eq!(second.total, page.total);
+        assert!(second.findings[0].rule_id >= page.findings[99].rule_id);
+        let summary = s
+            .summarize_findings(&FindingQuery {
+                include_closed: true,
+                ..query()
+            })
+            .expect("summary");
+        assert_eq!(summary.total, 20_000);
+        assert_eq!(summary.by_state.values().sum::<u64>(), 20_000);
+    }
+
+    #[test]
+    fn finding_index_misses_no_concurrent_write() {
+        let s = store();
+        for i in 0..500 {
+            s.put_finding(&varied(i)).expect("put");
+        }
+        let writers: Vec<_> = (0..3)
+            .map(|t| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for i in 0..300 {
+                        let n = 500 + t * 300 + i;
+                        s.put_finding(&varied(n)).expect("put");
+                        if i % 10 == 0 {
+                            s.delete_finding(&varied(n - 5).rule_id, &varied(n - 5).resource_id)
+                                .expect("delete");
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Queries race the writers, the first of them building the index.
+        let reader = {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    let page = s.query_findings(&query()).expect("query");
+                    assert!(page.findings.len() <= 100);
+                }
+            })
+        };
+        for w in writers {
+            w.join().expect("writer");
+        }
+        reader.join().expect("reader");
+        assert_index_agrees(&s);
+    }
+
+    #[test]
+    fn debug_of_a_store_does_not_dump_the_index() {
+        let s = store();
+        for i in 0..50 {
+            s.put_finding(&varied(i)).expect("put");
+        }
+        s.query_findings(&query()).expect("query");
+        let debug = format!("{s:?}");
+        assert!(debug.contains("FindingIndex { findings: 50"), "{debug}");
+        assert!(!debug.contains("res-"), "{debug}");
+    }
+
+    // ---- resources ----
+
+    #[test]
+    fn query_resources_pages_and_filters() {
+        let s = store();
+        let mut all = Vec::new();
+        for account in ["1", "12", "2"] {
+            for rtype in ["a::b", "a::c"] {
+                for i in 0..5 {
+                    let mut r = resource(account, rtype, &format!("id-{i}"));
+                    if i == 3 {
+                        r.region = "us-east-1".into();
+                    }
+                    if i == 4 {
+                        r.deleted_at = Some(T1);
+                    }
+                    s.put_resource(&r).expect("put");
+                    all.push(r);
+                }
+            }
+        }
+        s.put_resource(&resource("1", "a::b", "other"))
+            .expect("put");
+        let query = |q: &ResourceQuery| {
+            let mut q = q.clone();
+            let mut out = Vec::new();
+            loop {
+                let page = s.query_resources(&q).expect("query");
+                assert!(page.resources.len() <= q.limit);
+                out.extend(page.resources.iter().map(|r| {
+                    (
+                        r.account_id.clone(),
+                        r.resource_type.clone(),
+                        r.resource_id.clone(),
+                    )
+                }));
+                match page.next {
+                    Some(next) => {
+                        assert_eq!(page.resources.len(), q.limit);
+                        assert_eq!(Some(&next), out.last());
+                        q.after = Some(next);
+                    }
+                    None => return out,
+                }
+            }
+        };
+        let keys = |pred: &dyn Fn(&ResourceRecord) -> bool| {
+            let mut v: Vec<_> = s
+                .list_resources(&ResourceFilter::default())
+                .expect("list")
+                .into_iter()
+                .filter(|r| pred(r))
+                .map(|r| (r.account_id, r.resource_type, r.resource_id))
+                .collect();
+            v.sort();
+            v
+        };
+        let base = ResourceQuery {
+            limit: 2,
+            ..ResourceQuery::default()
+        };
+        for limit in [1, 2, 3, 100] {
+            assert_eq!(
+                query(&ResourceQuery {
+                    limit,
+                    ..base.clone()
+                }),
+                keys(&|r| r.deleted_at.is_none())
+            );
+        }
+        assert_eq!(
+            query(&ResourceQuery {
+                include_deleted: true,
+                ..base.clone()
+            }),
+            keys(&|_| true)
+        );
+        // "1" is a prefix of "12": the account prefix keeps them apart.
+        assert_eq!(
+            query(&ResourceQuery {
+                account_id: Some("1".into()),
+                ..base.clone()
+            }),
+            keys(&|r| r.account_id == "1" && r.deleted_at.is_none())
+        );
+        assert_eq!(
+            query(&ResourceQuery {
+                account_id: Some("12".into()),
+                resource_type: Some("a::c".into()),
+                include_deleted: true,
+                ..base.clone()
+            }),
+            keys(&|r| r.account_id == "12" && r.resource_type == "a::c")
+        );
+        assert_eq!(
+            query(&ResourceQuery {
+                resource_type: Some("a::c".into()),
+                region: Some("us-east-1".into()),
+                ..base.clone()
+            }),
+            keys(&|r| r.resource_type == "a::c" && r.region == "us-east-1")
+        );
+        assert_eq!(
+            query(&ResourceQuery {
+                id_glob: Some("id-?".into()),
+                region: Some("eu-west-1".into()),
+                ..base.clone()
+            }),
+            keys(&|r| r.resource_id.starts_with("id-")
+                && r.region == "eu-west-1"
+                && r.deleted_at.is_none())
+        );
+        assert_eq!(
+            query(&ResourceQuery {
+                account_id: Some("1".into()),
+                id_glob: Some("*th*".into()),
+                ..base.clone()
+            }),
+            [("1".to_string(), "a::b".to_string(), "other".to_string())]
+        );
+        // A cursor before the account's range starts at it; one past it ends the scan.
+        assert_eq!(
+            query(&ResourceQuery {
+                account_id: Some("12".into()),
+                after: Some(("1".into(), "z".into(), "z".into())),
+                ..base.clone()
+            }),
+            keys(&|r| r.account_id == "12" && r.deleted_at.is_none())
+        );
+        assert!(
+            query(&ResourceQuery {
+                account_id: Some("12".into()),
+                after: Some(("2".into(), "a".into(), "a".into())),
+                ..base.clone()
+            })
+            .is_empty()
+        );
+        let page = s
+            .query_resources(&ResourceQuery {
+                limit: 0,
+                ..base.clone()
+            })
+            .expect("query");
+        assert!(page.resources.is_empty() && page.next.is_none());
+        assert!(invalid(s.query_resources(&ResourceQuery {
+            resource_type: Some(String::new()),
+            ..base.clone()
+        })));
+        assert!(invalid(s.query_resources(&ResourceQuery {
+            after: Some(("1".into(), "a\0".into(), "x".into())),
+            ..base
+        })));
+    }
+
+    // ---- module entries, rule toggles, suppressions, scan jobs ----
+
+    fn revision(number: u32, m: &ModuleRecord) -> ModuleRevision {
+        ModuleRevision {
+            number,
+            digest: m.digest.clone(),
+            size: m.wasm.len() as u64,
+            rules: vec![format!("rule-{number}")],
+            uploaded_at: T1,
+            signed_by: None,
+        }
+    }
+
+    #[test]
+    fn module_entries_are_written_and_deleted_with_their_bytes() {
+        let s = store();
+        let (shared, own_a, own_b) = (module('1', 32), module('2', 48), module('3', 16));
+        let mut a = ModuleEntry {
+            name: "a".into(),
+            revisions: vec![revision(1, &shared)],
+            active: Some(1),
+        };
+        s.put_module_entry(&a, Some(&shared)).expect("put");
+        a.revisions.push(revision(2, &own_a));
+        a.active = Some(2);
+        s.put_module_entry(&a, Some(&own_a)).expect("put");
+        let b = ModuleEntry {
+            name: "b".into(),
+            revisions: vec![revision(1, &shared), revision(2, &own_b)],
+            active: None,
+        };
+        s.put_module_entry(&b, Some(&own_b)).expect("put");
+        // An entry-only update (activation) writes no bytes.
+        let mut b2 = b.clone();
+        b2.active = Some(2);
+        s.put_module_entry(&b2, None).expect("put");
+
+        assert_eq!(s.get_module_entry("a").expect("get"), Some(a.clone()));
+        assert_eq!(s.list_module_entries().expect("list"), [a, b2]);
+        assert_eq!(
+            s.get_module(&own_a.digest).expect("get"),
+            Some(own_a.clone())
+        );
+        assert_eq!(s.list_modules().expect("list").len(), 3);
+
+        // Deleting `a` drops its own bytes but keeps those `b` shares.
+        assert!(s.delete_module_entry("a").expect("delete"));
+        assert!(!s.delete_module_entry("a").expect("delete"));
+        assert_eq!(s.get_module_entry("a").expect("get"), None);
+        assert_eq!(s.get_module(&own_a.digest).expect("get"), None);
+        assert_eq!(
+            s.get_module(&shared.digest).expect("get"),
+            Some(shared.clone())
+        );
+        assert_eq!(s.get_module(&own_b.digest).expect("get"), Some(own_b));
+        assert!(
+            s.module_bytes
+                .get(own_a.digest.as_bytes())
+                .expect("raw")
+                .is_none()
+        );
+
+        assert!(s.delete_module_entry("b").expect("delete"));
+        assert!(s.list_module_entries().expect("list").is_empty());
+        assert!(s.modules.is_empty());
+        assert!(s.module_bytes.is_empty());
+
+        // Invalid names or digests write nothing.
+        let bad = ModuleEntry {
+            name: "x\0y".into(),
+            revisions: vec![],
+            active: None,
+        };
+        assert!(invalid(s.put_module_entry(&bad, None)));
+        let bad_digest = ModuleRecord {
+            digest: "abc".into(),
+            ..module('4', 4)
+        };
+        let c = ModuleEntry {
+            name: "c".into(),
+            ..bad
+        };
+        assert!(invalid(s.put_module_entry(&c, Some(&bad_digest))));
+        assert!(s.module_entries.is_empty() && s.modules.is_empty());
+        assert!(invalid(s.get_module_entry("")));
+        assert!(invalid(s.delete_module_entry("")));
+    }
+
+    #[test]
+    fn rule_toggles_round_trip() {
+        let s = store();
+        let toggle = |rule: &str, enabled| RuleToggle {
+            rule_id: rule.into(),
+            enabled,
+            changed_at: T1,
+        };
+        s.put_rule_toggle(&toggle("s3-public", false)).expect("put");
+        s.put_rule_toggle(&toggle("iam-root", true)).expect("put");
+        s.put_rule_toggle(&toggle("s3-public", true)).expect("put");
+        assert_eq!(
+            s.list_rule_toggles().expect("list"),
+            [toggle("iam-root", true), toggle("s3-public", true)]
+        );
+        assert!(invalid(s.put_rule_toggle(&toggle("", true))));
+    }
+
+    #[test]
+    fn suppressions_round_trip() {
+        let s = store();
+        let suppression = |id: &str, pattern: &str| Suppression {
+            id: id.into(),
+            rule_id: "s3-public".into(),
+            pattern: pattern.into(),
+            reason: Some("accepted risk".into()),
+            created_at: T0,
+        };
+        s.put_suppression(&suppression("sup-2", "arn:aws:s3:::public-*"))
+            .expect("put");
+        s.put_suppression(&suppression("sup-1", "*")).expect("put");
+        assert_eq!(
+            s.get_suppression("sup-2").expect("get"),
+            Some(suppression("sup-2", "arn:aws:s3:::public-*"))
+        );
+        assert_eq!(s.get_suppression("sup-3").expect("get"), None);
+        let ids: Vec<_> = s
+            .list_suppressions()
+            .expect("list")
+            .into_iter()
+            .map(|x| x.id)
+            .collect();
+        assert_eq!(ids, ["sup-1", "sup-2"]);
+        assert!(s.delete_suppression("sup-1").expect("delete"));
+        assert!(!s.delete_suppression("sup-1").expect("delete"));
+        assert_eq!(s.list_suppressions().expect("list").len(), 1);
+        assert!(invalid(s.get_suppression("a\0")));
+    }
+
+    #[test]
+    fn scan_jobs_list_newest_first() {
+        let s = store();
+        let job = |id: &str, account: &str| ScanJob {
+            id: id.into(),
+            account_name: account.into(),
+            trigger: ScanTrigger::Scheduled,
+            state: ScanState::Queued,
+            queued_at: T0,
+            started_at: None,
+            finished_at: None,
+            progress: ScanProgress::default(),
+            error: None,
+            record: None,
+        };
+        let ids = |jobs: Vec<ScanJob>| -> Vec<String> { jobs.into_iter().map(|j| j.id).collect() };
+        for (id, account) in [
+            ("20250301T120000.000001Z-aaaaaaaa", "prod"),
+            ("20250301T120000.000002Z-bbbbbbbb", "dev"),
+            ("20250302T083015.000000Z-cccccccc", "prod"),
+            ("20250303T000000.000000Z-dddddddd", "dev"),
+            ("20250304T000000.000000Z-eeeeeeee", "prod"),
+        ] {
+            s.put_scan_job(&job(id, account)).expect("put");
+        }
+        // Updating a job keeps its place.
+        let mut running = job("20250302T083015.000000Z-cccccccc", "prod");
+        running.state = ScanState::Running;
+        running.started_at = Some(T1);
+        running.progress = ScanProgress {
+            tasks_planned: 10,
+            tasks_done: 4,
+            resources: 120,
+        };
+        s.put_scan_job(&running).expect("update");
+        assert_eq!(
+            s.get_scan_job("20250302T083015.000000Z-cccccccc")
+                .expect("get"),
+            Some(running)
+        );
+        assert_eq!(s.get_scan_job("nope").expect("get"), None);
+
+        assert_eq!(
+            ids(s.list_scan_jobs(None, 10).expect("list")),
+            [
+                "20250304T000000.000000Z-eeeeeeee",
+                "20250303T000000.000000Z-dddddddd",
+                "20250302T083015.000000Z-cccccccc",
+                "20250301T120000.000002Z-bbbbbbbb",
+                "20250301T120000.000001Z-aaaaaaaa",
+            ]
+        );
+        assert_eq!(
+            ids(s.list_scan_jobs(None, 2).expect("list")),
+            [
+                "20250304T000000.000000Z-eeeeeeee",
+                "20250303T000000.000000Z-dddddddd",
+            ]
+        );
+        assert_eq!(
+            ids(s.list_scan_jobs(Some("prod"), 2).expect("list")),
+            [
+                "20250304T000000.000000Z-eeeeeeee",
+                "20250302T083015.000000Z-cccccccc",
+            ]
+        );
+        assert_eq!(
+            ids(s.list_scan_jobs(Some("dev"), 10).expect("list")),
+            [
+                "20250303T000000.000000Z-dddddddd",
+                "20250301T120000.000002Z-bbbbbbbb",
+            ]
+        );
+        assert!(
+            s.list_scan_jobs(Some("staging"), 10)
+                .expect("list")
+                .is_empty()
+        );
+        assert!(s.list_scan_jobs(None, 0).expect("list").is_empty());
+        assert!(invalid(s.put_scan_job(&job("", "prod"))));
     }
 }

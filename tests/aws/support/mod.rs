@@ -218,6 +218,7 @@ pub fn account(account_id: &str) -> Account {
         excluded_regions: vec![],
         excluded_resource_types: vec![],
         excluded_resources: vec![],
+        scan_interval_hours: None,
         added_at: time::OffsetDateTime::now_utc(),
     }
 }
