@@ -3,18 +3,20 @@
 //! Evaluation itself is the engine's; collection is `scan`'s. This is the one place that
 //! writes findings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::account::glob_match;
 use crate::engine::{
-    EngineError, EvalContext, Lookup, PackSet, Plan, RuleSettings, Status, Subject,
+    EngineError, EvalContext, Lookup, PackSet, Plan, RuleMeta, RuleSettings, Status, Subject,
 };
 use crate::store::{
-    FindingChange, FindingFilter, FindingRecord, FindingState, FindingStatus, ResourceRecord,
-    Store, StoreError,
+    FindingChange, FindingFilter, FindingQuery, FindingRecord, FindingState, FindingStatus,
+    ResourceRecord, Store, StoreError, Suppression,
 };
 
 /// What one evaluation pass changed.
@@ -26,13 +28,45 @@ pub struct Outcome {
     pub new: u64,
     /// Findings whose status changed (reopened ones included).
     pub changed: u64,
+    /// Verdicts by (rule id, status).
+    pub by_rule: BTreeMap<(String, FindingStatus), u64>,
+}
+
+/// Told about every evaluation pass (metrics).
+pub trait EvalObserver: Send + Sync {
+    fn evaluated(&self, outcome: &Outcome, took: Duration);
+}
+
+/// Which rules an [`Evaluator`] runs and how; the default runs every default-enabled rule
+/// with its default settings and suppresses nothing.
+#[derive(Clone, Default)]
+pub struct EvalConfig {
+    /// The rules to run, by id; `None` runs the default-enabled ones.
+    pub enabled: Option<Vec<String>>,
+    pub settings: RuleSettings,
+    /// Failures these cover are recorded as `suppressed`.
+    pub suppressions: Vec<Suppression>,
+    pub observer: Option<Arc<dyn EvalObserver>>,
+}
+
+/// One verdict of [`Evaluator::verdicts`], suppressions applied.
+#[derive(Debug, Clone)]
+pub struct Verdict<'p> {
+    pub rule: &'p RuleMeta,
+    /// Index into the evaluated resources.
+    pub subject: usize,
+    pub status: FindingStatus,
+    pub message: Option<String>,
 }
 
 /// The enabled rules with their settings, ready to evaluate resources into findings.
 pub struct Evaluator {
     packs: Arc<PackSet>,
     plans: Vec<Plan>,
+    enabled: HashSet<String>,
     ruleset: String,
+    suppressions: Vec<Suppression>,
+    observer: Option<Arc<dyn EvalObserver>>,
     store: Arc<dyn Store>,
 }
 
@@ -43,12 +77,34 @@ impl Evaluator {
         settings: &RuleSettings,
         store: Arc<dyn Store>,
     ) -> Result<Evaluator, EngineError> {
-        let plans = packs.plan(None, false, settings)?;
-        let ruleset = fingerprint(&packs, settings);
+        let config = EvalConfig {
+            settings: settings.clone(),
+            ..EvalConfig::default()
+        };
+        Self::with_config(packs, config, store)
+    }
+
+    /// The rules and settings `config` selects.
+    pub fn with_config(
+        packs: Arc<PackSet>,
+        config: EvalConfig,
+        store: Arc<dyn Store>,
+    ) -> Result<Evaluator, EngineError> {
+        let plans = packs.plan(config.enabled.as_deref(), false, &config.settings)?;
+        let ruleset = fingerprint(&packs, &plans, &config.settings);
+        let enabled = packs
+            .packs()
+            .iter()
+            .zip(&plans)
+            .flat_map(|(pack, plan)| plan.rule_indices().map(|i| pack.rules()[i].id.clone()))
+            .collect();
         Ok(Evaluator {
             packs,
             plans,
+            enabled,
             ruleset,
+            suppressions: config.suppressions,
+            observer: config.observer,
             store,
         })
     }
@@ -59,13 +115,23 @@ impl Evaluator {
         &self.ruleset
     }
 
-    /// Evaluates `resources` (live ones; all of one account) as of `now` and records the
-    /// verdicts as findings. A resource with a closed finding that is seen again reopens it.
-    pub fn evaluate(
-        &self,
-        resources: &[ResourceRecord],
-        now: OffsetDateTime,
-    ) -> Result<Outcome, StoreError> {
+    /// The packs evaluated (enabled and disabled rules alike).
+    pub fn packs(&self) -> &Arc<PackSet> {
+        &self.packs
+    }
+
+    /// Whether the rule runs.
+    pub fn is_enabled(&self, rule_id: &str) -> bool {
+        self.enabled.contains(rule_id)
+    }
+
+    /// Every rule that runs.
+    pub fn enabled(&self) -> &HashSet<String> {
+        &self.enabled
+    }
+
+    /// The verdicts of every enabled rule on `resources`, without recording them.
+    pub fn verdicts(&self, resources: &[ResourceRecord], now: OffsetDateTime) -> Vec<Verdict<'_>> {
         let texts: Vec<String> = resources.iter().map(|r| r.document.to_string()).collect();
         let subjects: Vec<Subject<'_>> = resources
             .iter()
@@ -81,61 +147,163 @@ impl Evaluator {
             now,
             lookup: Arc::new(StoreLookup(self.store.clone())),
         };
+        self.packs
+            .evaluate(&self.plans, &ctx, &subjects)
+            .into_iter()
+            .map(|e| {
+                let resource_id = &resources[e.subject].resource_id;
+                let status = match e.status {
+                    Status::Pass => FindingStatus::Pass,
+                    Status::Fail if suppressed(&self.suppressions, &e.rule.id, resource_id) => {
+                        FindingStatus::Suppressed
+                    }
+                    Status::Fail => FindingStatus::Fail,
+                    Status::Error => FindingStatus::Error,
+                };
+                Verdict {
+                    rule: e.rule,
+                    subject: e.subject,
+                    status,
+                    message: e.message,
+                }
+            })
+            .collect()
+    }
+
+    /// Evaluates `resources` (live ones) as of `now` and records the verdicts as findings.
+    /// A resource with a closed finding that is seen again reopens it.
+    pub fn evaluate(
+        &self,
+        resources: &[ResourceRecord],
+        now: OffsetDateTime,
+    ) -> Result<Outcome, StoreError> {
+        let started = Instant::now();
         let mut outcome = Outcome::default();
-        for e in self.packs.evaluate(&self.plans, &ctx, &subjects) {
-            let resource = &resources[e.subject];
-            let status = match e.status {
-                Status::Pass => FindingStatus::Pass,
-                Status::Fail => FindingStatus::Fail,
-                Status::Error => FindingStatus::Error,
-            };
+        for v in self.verdicts(resources, now) {
+            let resource = &resources[v.subject];
             outcome.verdicts += 1;
-            let previous = self.store.get_finding(&e.rule.id, &resource.resource_id)?;
-            let from = previous.as_ref().map(FindingRecord::state);
-            let to = FindingState::from(status);
+            *outcome
+                .by_rule
+                .entry((v.rule.id.clone(), v.status))
+                .or_default() += 1;
+            let previous = self.store.get_finding(&v.rule.id, &resource.resource_id)?;
             let record = FindingRecord {
-                rule_id: e.rule.id.clone(),
+                rule_id: v.rule.id.clone(),
                 resource_id: resource.resource_id.clone(),
                 account_id: resource.account_id.clone(),
                 resource_type: resource.resource_type.clone(),
                 region: resource.region.clone(),
-                status,
-                message: e.message.clone(),
-                severity: e.rule.severity.as_str().to_owned(),
-                first_seen: previous.as_ref().map_or(now, |f| f.first_seen),
+                status: v.status,
+                message: v.message,
+                severity: v.rule.severity.as_str().to_owned(),
+                first_seen: now,
                 last_seen: now,
-                status_changed_at: match (&previous, from == Some(to)) {
-                    (Some(f), true) => f.status_changed_at,
-                    _ => now,
-                },
+                status_changed_at: now,
                 closed_at: None,
             };
-            self.store.put_finding(&record)?;
-            if from != Some(to) {
-                if from.is_none() {
-                    outcome.new += 1;
-                } else {
-                    outcome.changed += 1;
-                }
-                self.store.append_finding_change(&FindingChange {
-                    rule_id: record.rule_id,
-                    resource_id: record.resource_id,
-                    at: now,
-                    from,
-                    to,
-                    message: e.message,
-                })?;
+            match record_verdict(self.store.as_ref(), previous, record, now)? {
+                Change::New => outcome.new += 1,
+                Change::Changed => outcome.changed += 1,
+                Change::Same => {}
             }
+        }
+        if let Some(observer) = &self.observer {
+            observer.evaluated(&outcome, started.elapsed());
         }
         Ok(outcome)
     }
+}
+
+/// Whether a suppression of `rule_id` covers `resource_id`.
+pub fn suppressed(suppressions: &[Suppression], rule_id: &str, resource_id: &str) -> bool {
+    suppressions
+        .iter()
+        .any(|s| s.rule_id == rule_id && glob_match(&s.pattern, resource_id))
+}
+
+enum Change {
+    New,
+    Changed,
+    Same,
+}
+
+/// Writes `record` (whose times are all `now`) over `previous`, keeping first-seen and
+/// status-changed times where they still hold, and appends a history entry when the state
+/// changed.
+fn record_verdict(
+    store: &dyn Store,
+    previous: Option<FindingRecord>,
+    mut record: FindingRecord,
+    now: OffsetDateTime,
+) -> Result<Change, StoreError> {
+    let from = previous.as_ref().map(FindingRecord::state);
+    let to = record.state();
+    if let Some(p) = &previous {
+        record.first_seen = p.first_seen;
+        if from == Some(to) {
+            record.status_changed_at = p.status_changed_at;
+        }
+    }
+    store.put_finding(&record)?;
+    if from == Some(to) {
+        return Ok(Change::Same);
+    }
+    store.append_finding_change(&FindingChange {
+        rule_id: record.rule_id,
+        resource_id: record.resource_id,
+        at: now,
+        from,
+        to,
+        message: record.message,
+    })?;
+    Ok(if from.is_none() {
+        Change::New
+    } else {
+        Change::Changed
+    })
+}
+
+/// Re-applies `suppressions` to the open findings of `rule_id`: failures they now cover become
+/// `suppressed` and suppressed ones they no longer cover fail again, each with a history
+/// entry. Returns how many changed.
+pub fn resuppress(
+    store: &dyn Store,
+    rule_id: &str,
+    suppressions: &[Suppression],
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let query = FindingQuery {
+        statuses: vec![FindingStatus::Fail, FindingStatus::Suppressed],
+        rule_id: Some(rule_id.to_owned()),
+        limit: usize::MAX,
+        ..FindingQuery::default()
+    };
+    let mut changed = 0;
+    for finding in store.query_findings(&query)?.findings {
+        let status = if suppressed(suppressions, rule_id, &finding.resource_id) {
+            FindingStatus::Suppressed
+        } else {
+            FindingStatus::Fail
+        };
+        if status == finding.status {
+            continue;
+        }
+        let record = FindingRecord {
+            status,
+            status_changed_at: now,
+            ..finding.clone()
+        };
+        record_verdict(store, Some(finding), record, now)?;
+        changed += 1;
+    }
+    Ok(changed)
 }
 
 /// Closes the open findings of resources that are gone; returns how many were closed.
 pub fn close_findings(
     store: &dyn Store,
     account_id: &str,
-    gone: &std::collections::HashSet<&str>,
+    gone: &HashSet<&str>,
     now: OffsetDateTime,
 ) -> Result<u64, StoreError> {
     if gone.is_empty() {
@@ -203,13 +371,15 @@ impl Lookup for StoreLookup {
     }
 }
 
-fn fingerprint(packs: &PackSet, settings: &RuleSettings) -> String {
+fn fingerprint(packs: &PackSet, plans: &[Plan], settings: &RuleSettings) -> String {
     let mut hash = Sha256::new();
-    for (pack, rule) in packs.rules() {
+    for (pack, plan) in packs.packs().iter().zip(plans) {
         hash.update(pack.digest().as_bytes());
         hash.update([0]);
-        hash.update(rule.id.as_bytes());
-        hash.update([0]);
+        for i in plan.rule_indices() {
+            hash.update(pack.rules()[i].id.as_bytes());
+            hash.update([0]);
+        }
     }
     // Sorted so the fingerprint does not depend on hash-map order.
     let sorted: BTreeMap<&String, BTreeMap<&String, &serde_json::Value>> = settings

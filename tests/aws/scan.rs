@@ -43,7 +43,8 @@ impl Rig {
             regions: REGIONS.map(str::to_owned).to_vec(),
             ..ScanOptions::default()
         };
-        let scanner = Scanner::new(host.clone(), store.clone(), Arc::new(evaluator), options);
+        let rules = Arc::new(Arc::new(evaluator));
+        let scanner = Scanner::new(host.clone(), store.clone(), rules, options);
         Rig { store, scanner }
     }
 

@@ -449,6 +449,7 @@ fn account(account_id: &str) -> Account {
         excluded_regions: vec![],
         excluded_resource_types: vec![],
         excluded_resources: vec![],
+        scan_interval_hours: None,
         added_at: time::OffsetDateTime::now_utc(),
     }
 }
@@ -613,7 +614,7 @@ fn scan_child(endpoint: &str, account_id: &str) {
     let scanner = Scanner::new(
         host,
         store.clone() as Arc<dyn Store>,
-        evaluator,
+        Arc::new(evaluator),
         ScanOptions {
             regions: vec![REGION.into()],
             ..ScanOptions::default()

@@ -47,6 +47,16 @@ impl PackSet {
         Ok(Self { packs, owners })
     }
 
+    /// The packs, in evaluation order.
+    pub fn packs(&self) -> &[Arc<Pack>] {
+        &self.packs
+    }
+
+    /// The pack that provides a rule.
+    pub fn owner(&self, rule_id: &str) -> Option<&Pack> {
+        self.owners.get(rule_id).map(|&i| self.packs[i].as_ref())
+    }
+
     /// Every rule with the pack that provides it.
     pub fn rules(&self) -> impl Iterator<Item = (&Pack, &RuleMeta)> {
         self.packs

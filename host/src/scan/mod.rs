@@ -15,7 +15,7 @@ mod s3;
 
 pub use collect::{Collect, Collected, ScanIssue, Unsupported};
 pub use doc::Doc;
-pub use run::{Progress, Quiet, ScanError, ScanOptions, Scanner, Task, issue_counts};
+pub use run::{Progress, Quiet, RuleSource, ScanError, ScanOptions, Scanner, Task, issue_counts};
 
 /// An AWS service the scanner collects from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -89,11 +89,24 @@ pub trait Progress: Send + Sync {
 pub struct Quiet;
 impl Progress for Quiet {}
 
+/// Where a scan gets its rules: asked when evaluation starts, so a scan that runs while the
+/// rules are swapped evaluates with the new ones.
+pub trait RuleSource: Send + Sync {
+    fn evaluator(&self) -> Arc<Evaluator>;
+}
+
+/// A fixed rule set.
+impl RuleSource for Arc<Evaluator> {
+    fn evaluator(&self) -> Arc<Evaluator> {
+        self.clone()
+    }
+}
+
 /// Scans accounts into a store and evaluates them.
 pub struct Scanner {
     host: Session,
     store: Arc<dyn Store>,
-    evaluator: Arc<Evaluator>,
+    rules: Arc<dyn RuleSource>,
     options: ScanOptions,
 }
 
@@ -101,13 +114,13 @@ impl Scanner {
     pub fn new(
         host: Session,
         store: Arc<dyn Store>,
-        evaluator: Arc<Evaluator>,
+        rules: Arc<dyn RuleSource>,
         options: ScanOptions,
     ) -> Scanner {
         Scanner {
             host,
             store,
-            evaluator,
+            rules,
             options,
         }
     }
@@ -204,8 +217,9 @@ impl Scanner {
             .map_err(store_err)?;
 
         // Evaluate what changed, or everything when the rules changed or verdicts are old.
+        let evaluator = self.rules.evaluator();
         let evaluate_all = last.as_ref().is_none_or(|s| {
-            s.ruleset != self.evaluator.ruleset()
+            s.ruleset != evaluator.ruleset()
                 || (now - s.finished_at).unsigned_abs() > self.options.reevaluate_after
         });
         let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
@@ -224,7 +238,7 @@ impl Scanner {
         };
         progress.evaluating(to_evaluate.len());
         let evaluated = to_evaluate.len() as u64;
-        let evaluator = self.evaluator.clone();
+        let ruleset = evaluator.ruleset().to_owned();
         // Packs run on CPU for a while: off the async workers.
         tokio::task::spawn_blocking(move || evaluator.evaluate(&to_evaluate, now))
             .await
@@ -250,7 +264,7 @@ impl Scanner {
             failing,
             errors,
             api_calls: session.api_calls(),
-            ruleset: self.evaluator.ruleset().to_owned(),
+            ruleset,
             issues,
             unsupported: unsupported.known(),
         };
