@@ -9,6 +9,7 @@ mod bindings;
 mod builtin;
 mod cache;
 mod limits;
+mod log_rate;
 mod pack;
 mod rules;
 mod sandbox;

@@ -11,6 +11,7 @@ use super::bindings::PackPre;
 use super::bindings::palisade::policy::host::LogLevel;
 use super::bindings::palisade::policy::types as wit;
 use super::limits::{MemoryLimitExceeded, TableLimitExceeded};
+use super::log_rate::LogRate;
 use super::rules::{self, RuleMeta};
 use super::sandbox::{HostState, Lookup, NoLookup, truncate_utf8};
 use super::{Engine, EngineError, error_chain};
@@ -83,6 +84,11 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
+
+    /// The planned rules, as indices into [`Pack::rules`].
+    pub fn rule_indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.rules.iter().map(|(i, _)| *i)
+    }
 }
 
 /// One verdict: rule `rule` (an index into [`Pack::rules`]) on `subject` (an index into the
@@ -103,6 +109,8 @@ pub struct Pack {
     rules: Vec<RuleMeta>,
     pre: PackPre<HostState>,
     from_cache: bool,
+    /// Budget of guest log lines forwarded to the host log, shared by all calls.
+    log_rate: LogRate,
 }
 
 impl std::fmt::Debug for Pack {
@@ -149,6 +157,7 @@ impl Pack {
             rules: Vec::new(),
             pre,
             from_cache,
+            log_rate: LogRate::new(std::time::Instant::now()),
         };
         let ctx = EvalContext::at(OffsetDateTime::UNIX_EPOCH);
         let infos = pack
@@ -398,7 +407,15 @@ impl Pack {
         let state = store.data_mut();
         let (logs, dropped, output) = state.take_output();
         let digest = self.short_digest();
-        for line in &logs {
+        // Lines the subscriber would discard cost no budget.
+        let shown: Vec<_> = logs
+            .iter()
+            .filter(|line| level_enabled(line.level))
+            .collect();
+        let budget = self
+            .log_rate
+            .admit(shown.len(), dropped, std::time::Instant::now());
+        for line in &shown[..budget.forward] {
             let message = line.message.as_str();
             match line.level {
                 LogLevel::Trace => {
@@ -418,12 +435,26 @@ impl Pack {
                 }
             }
         }
-        if dropped > 0 {
+        if budget.warn_dropped {
             tracing::warn!(module = %self.name, module_digest = digest, account, dropped, "pack log lines over the per-call limit were dropped");
+        }
+        if let Some(suppressed) = budget.report_suppressed {
+            tracing::warn!(module = %self.name, module_digest = digest, suppressed, "pack log lines over the rate limit were suppressed");
         }
         if !output.is_empty() {
             tracing::debug!(module = %self.name, module_digest = digest, account, output = %output.trim_end(), "pack wrote to stdout/stderr");
         }
+    }
+}
+
+/// Whether the host log shows guest lines of `level` (from this module).
+fn level_enabled(level: LogLevel) -> bool {
+    match level {
+        LogLevel::Trace => tracing::enabled!(tracing::Level::TRACE),
+        LogLevel::Debug => tracing::enabled!(tracing::Level::DEBUG),
+        LogLevel::Info => tracing::enabled!(tracing::Level::INFO),
+        LogLevel::Warn => tracing::enabled!(tracing::Level::WARN),
+        LogLevel::Error => tracing::enabled!(tracing::Level::ERROR),
     }
 }
 
