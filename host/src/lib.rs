@@ -9,5 +9,7 @@ pub mod aws;
 pub mod cli;
 pub mod engine;
 pub mod findings;
+pub mod registry;
 pub mod scan;
+pub mod server;
 pub mod store;

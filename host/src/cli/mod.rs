@@ -10,6 +10,7 @@ mod output;
 mod resources;
 mod rules;
 mod scan;
+mod serve;
 mod table;
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::engine::{ArtifactCache, Engine, Limits, PackSet, builtin_packs};
+use crate::registry::{Registry, RegistryOptions};
 use crate::store::SledStore;
 
 /// Palisade: cloud security posture scanning with sandboxed WebAssembly policy packs.
@@ -84,6 +86,8 @@ enum Command {
     /// Read findings.
     #[command(subcommand)]
     Findings(findings::FindingsCommand),
+    /// Run the service: the HTTP API, scheduled scans and hot-loaded policy modules.
+    Serve(Box<serve::ServeArgs>),
 }
 
 /// A problem with what the user supplied (exit code 2), as opposed to a failure while working
@@ -133,6 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan::run(&cli.global, args),
         Command::Resources(command) => resources::run(&cli.global, command),
         Command::Findings(command) => findings::run(&cli.global, command),
+        Command::Serve(args) => serve::run(&cli.global, *args),
     }
 }
 
@@ -141,6 +146,8 @@ fn init_logging(global: &GlobalArgs) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour only for people: escape codes in a log file or a pipe are noise.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match global.log_format {
         LogFormat::Text => builder.try_init(),
@@ -180,10 +187,26 @@ impl GlobalArgs {
         Ok(Arc::new(store))
     }
 
+    /// The rules that serve from this data directory: the built-in packs, the modules
+    /// uploaded to it, and the operator's rule switches and suppressions.
+    fn registry(&self, store: Arc<SledStore>) -> anyhow::Result<Registry> {
+        let engine = self.engine_on(store.clone())?;
+        let options = RegistryOptions {
+            builtin: true,
+            observer: None,
+        };
+        Ok(Registry::open(engine, store, options)?)
+    }
+
     /// An engine whose compiled packs are cached in `store`, keyed next to it.
     fn engine_on(&self, store: Arc<SledStore>) -> anyhow::Result<Engine> {
+        self.engine_with(store, self.limits())
+    }
+
+    /// Like [`GlobalArgs::engine_on`], with other limits.
+    fn engine_with(&self, store: Arc<SledStore>, limits: Limits) -> anyhow::Result<Engine> {
         let cache = ArtifactCache::open(store, &self.data_dir().join("artifact.key"))?;
-        Ok(Engine::with_cache(self.limits(), cache)?)
+        Ok(Engine::with_cache(limits, cache)?)
     }
 }
 

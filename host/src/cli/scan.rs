@@ -14,8 +14,6 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use super::{GlobalArgs, InputError};
 use crate::account::Account;
 use crate::aws::{AwsOptions, DEFAULT_HOME_REGION, ErrorKind, Session};
-use crate::engine::RuleSettings;
-use crate::findings::Evaluator;
 use crate::scan::{Progress, ScanOptions, Scanner, Service, Task, issue_counts};
 use crate::store::{ScanRecord, Store};
 
@@ -24,16 +22,27 @@ use crate::store::{ScanRecord, Store};
 pub struct AwsArgs {
     /// Send every AWS call to this endpoint (an emulator such as moto) instead of AWS.
     #[arg(long, env = "AWS_ENDPOINT_URL")]
-    endpoint_url: Option<String>,
+    pub(super) endpoint_url: Option<String>,
     /// Region for global services and region discovery.
     #[arg(long, env = "PALISADE_HOME_REGION", default_value = DEFAULT_HOME_REGION)]
-    home_region: String,
+    pub(super) home_region: String,
     /// Scan only these regions (repeatable); default every enabled region.
     #[arg(long = "region", env = "PALISADE_REGIONS", value_delimiter = ',')]
-    regions: Vec<String>,
+    pub(super) regions: Vec<String>,
     /// Collector runs in flight at once.
     #[arg(long, env = "PALISADE_SCAN_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
-    concurrency: u16,
+    pub(super) concurrency: u16,
+}
+
+impl AwsArgs {
+    /// How to reach AWS.
+    pub(super) fn options(&self) -> AwsOptions {
+        AwsOptions {
+            endpoint_url: self.endpoint_url.clone(),
+            home_region: self.home_region.clone(),
+            ..AwsOptions::default()
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -75,17 +84,11 @@ pub fn scan_accounts(
     store: Arc<crate::store::SledStore>,
     accounts: &[Account],
 ) -> anyhow::Result<ExitCode> {
-    let engine = global.engine_on(store.clone())?;
-    let packs = Arc::new(super::load_packs(&engine, &[])?);
-    let evaluator = Arc::new(Evaluator::new(packs, &RuleSettings::new(), store.clone())?);
+    let rules = Arc::new(global.registry(store.clone())?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let options = AwsOptions {
-        endpoint_url: aws.endpoint_url.clone(),
-        home_region: aws.home_region.clone(),
-        ..AwsOptions::default()
-    };
+    let options = aws.options();
     let scan_options = ScanOptions {
         concurrency: usize::from(aws.concurrency),
         regions: aws.regions.clone(),
@@ -99,7 +102,7 @@ pub fn scan_accounts(
             let scanner = Scanner::new(
                 host,
                 store.clone() as Arc<dyn Store>,
-                evaluator.clone(),
+                rules.clone(),
                 scan_options.clone(),
             );
             scanner.scan(account, &progress).await
