@@ -446,3 +446,118 @@ impl Progress for JobProgress {
         self.scheduler.persist(&j);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::AwsOptions;
+    use crate::store::SledStore;
+
+    async fn scheduler(store: Arc<dyn Store>) -> Scheduler {
+        let engine = crate::engine::Engine::new(crate::engine::Limits::default()).expect("engine");
+        let registry =
+            Arc::new(Registry::open(engine, store.clone(), Default::default()).expect("registry"));
+        let host = Session::host(AwsOptions {
+            endpoint_url: Some("http://127.0.0.1:1".into()),
+            credentials: Some(aws_credential_types::Credentials::new(
+                "testing", "testing", None, None, "test",
+            )),
+            ..AwsOptions::default()
+        })
+        .await;
+        let options = ScheduleOptions {
+            default_interval: Duration::from_secs(24 * 3600),
+            retry_after: Duration::from_secs(3600),
+            ..ScheduleOptions::default()
+        };
+        Scheduler::start(store, registry, host, options, Arc::new(Metrics::new())).expect("start")
+    }
+
+    fn account(hours: Option<u32>) -> Account {
+        Account {
+            name: "prod".into(),
+            account_id: "123456789012".into(),
+            role_arn: "arn:aws:iam::123456789012:role/PalisadeAudit".into(),
+            external_id: None,
+            excluded_regions: vec![],
+            excluded_resource_types: vec![],
+            excluded_resources: vec![],
+            scan_interval_hours: hours,
+            added_at: time::macros::datetime!(2026-01-01 00:00 UTC),
+        }
+    }
+
+    fn job(state: ScanState, finished: OffsetDateTime) -> ScanJob {
+        ScanJob {
+            id: new_id(finished),
+            account_name: "prod".into(),
+            trigger: ScanTrigger::Scheduled,
+            state,
+            queued_at: finished - time::Duration::minutes(5),
+            started_at: Some(finished - time::Duration::minutes(4)),
+            finished_at: Some(finished),
+            progress: ScanProgress::default(),
+            error: None,
+            record: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_next_scan_follows_the_interval_and_failures_retry_sooner() {
+        let store: Arc<dyn Store> = Arc::new(SledStore::temporary().expect("store"));
+        let s = scheduler(store.clone()).await;
+        let t0 = time::macros::datetime!(2026-01-01 00:00 UTC);
+        let hours = time::Duration::hours;
+
+        // Never scanned: an interval after it was added.
+        assert_eq!(s.next_due(&account(None)).unwrap(), t0 + hours(24));
+        assert_eq!(s.next_due(&account(Some(6))).unwrap(), t0 + hours(6));
+
+        // After a successful scan: the interval from when it finished.
+        let done = t0 + hours(30);
+        store
+            .put_scan_job(&job(ScanState::Succeeded, done))
+            .unwrap();
+        assert_eq!(s.next_due(&account(None)).unwrap(), done + hours(24));
+        assert_eq!(s.next_due(&account(Some(6))).unwrap(), done + hours(6));
+
+        // After a failure or an interruption: sooner, unless the interval is shorter still.
+        for state in [ScanState::Failed, ScanState::Interrupted] {
+            let failed = done + hours(24);
+            store.put_scan_job(&job(state, failed)).unwrap();
+            assert_eq!(
+                s.next_due(&account(None)).unwrap(),
+                failed + hours(1),
+                "{state:?}"
+            );
+            assert_eq!(s.next_due(&account(Some(1))).unwrap(), failed + hours(1));
+        }
+    }
+
+    #[tokio::test]
+    async fn one_job_per_account_and_none_for_strangers() {
+        let store: Arc<dyn Store> = Arc::new(SledStore::temporary().expect("store"));
+        store.put_account(&account(None)).unwrap();
+        let s = scheduler(store.clone()).await;
+        let (first, created) = s.enqueue("prod", ScanTrigger::Manual).unwrap();
+        assert!(created);
+        // Still queued or running (the endpoint is dead, so it ends soon, but not yet):
+        // the same job comes back, or the first has already finished and a new one starts.
+        let (second, created_again) = s.enqueue("prod", ScanTrigger::Manual).unwrap();
+        assert!(created_again != (second.id == first.id));
+        assert!(matches!(
+            s.enqueue("nobody", ScanTrigger::Manual),
+            Err(SchedulerError::UnknownAccount(_))
+        ));
+        // Stopping refuses new work.
+        s.shutdown(Duration::from_secs(30)).await;
+        assert!(matches!(
+            s.enqueue("prod", ScanTrigger::Manual),
+            Err(SchedulerError::Stopping)
+        ));
+        // Every job ended recorded, none left running.
+        for job in store.list_scan_jobs(Some("prod"), 10).unwrap() {
+            assert_ne!(job.state, ScanState::Running, "{job:?}");
+        }
+    }
+}
