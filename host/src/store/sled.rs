@@ -247,6 +247,54 @@ fn resource_key(
     ])
 }
 
+/// Writes `value` as JSON in `tree` under the one-component key `(field, id)`.
+fn put_json<T: Serialize>(
+    tree: &Tree,
+    what: &'static str,
+    op: &'static str,
+    key: (&str, &str),
+    value: &T,
+) -> Result<(), StoreError> {
+    let key = encode_key(&[key])?;
+    tree.insert(key, encode(what, value)?)
+        .map_err(backend(op))?;
+    Ok(())
+}
+
+/// The JSON record of `tree` (named `name` in errors) under the key `(field, id)`.
+fn get_json<T: DeserializeOwned>(
+    tree: &Tree,
+    name: &'static str,
+    op: &'static str,
+    key: (&str, &str),
+) -> Result<Option<T>, StoreError> {
+    let key = encode_key(&[key])?;
+    match tree.get(&key).map_err(backend(op))? {
+        Some(value) => decode(name, &key, &value).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Every JSON record of `tree`, in key order.
+fn list_json<T: DeserializeOwned>(
+    tree: &Tree,
+    name: &'static str,
+    op: &'static str,
+) -> Result<Vec<T>, StoreError> {
+    tree.iter()
+        .map(|entry| {
+            let (key, value) = entry.map_err(backend(op))?;
+            decode(name, &key, &value)
+        })
+        .collect()
+}
+
+/// Removes the record under `(field, id)`; whether there was one.
+fn remove_key(tree: &Tree, op: &'static str, key: (&str, &str)) -> Result<bool, StoreError> {
+    let key = encode_key(&[key])?;
+    Ok(tree.remove(key).map_err(backend(op))?.is_some())
+}
+
 /// Builds the finding key, validating every component.
 fn finding_key(rule_id: &str, resource_id: &str) -> Result<Vec<u8>, StoreError> {
     encode_key(&[("rule_id", rule_id), ("resource_id", resource_id)])
@@ -607,39 +655,25 @@ impl Store for SledStore {
     }
 
     fn put_account(&self, a: &Account) -> Result<(), StoreError> {
-        let key = encode_key(&[("name", &a.name)])?;
-        let value = encode("account", a)?;
-        self.accounts
-            .insert(key, value)
-            .map_err(backend("put_account"))?;
-        Ok(())
+        put_json(
+            &self.accounts,
+            "account",
+            "put_account",
+            ("name", &a.name),
+            a,
+        )
     }
 
     fn get_account(&self, name: &str) -> Result<Option<Account>, StoreError> {
-        let key = encode_key(&[("name", name)])?;
-        match self.accounts.get(&key).map_err(backend("get_account"))? {
-            Some(value) => decode(ACCOUNTS, &key, &value).map(Some),
-            None => Ok(None),
-        }
+        get_json(&self.accounts, ACCOUNTS, "get_account", ("name", name))
     }
 
     fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
-        self.accounts
-            .iter()
-            .map(|entry| {
-                let (key, value) = entry.map_err(backend("list_accounts"))?;
-                decode(ACCOUNTS, &key, &value)
-            })
-            .collect()
+        list_json(&self.accounts, ACCOUNTS, "list_accounts")
     }
 
     fn delete_account(&self, name: &str) -> Result<bool, StoreError> {
-        let key = encode_key(&[("name", name)])?;
-        let old = self
-            .accounts
-            .remove(key)
-            .map_err(backend("delete_account"))?;
-        Ok(old.is_some())
+        remove_key(&self.accounts, "delete_account", ("name", name))
     }
 
     fn put_scan(&self, s: &ScanRecord) -> Result<(), StoreError> {
@@ -813,25 +847,16 @@ impl Store for SledStore {
     }
 
     fn get_module_entry(&self, name: &str) -> Result<Option<ModuleEntry>, StoreError> {
-        let key = encode_key(&[("name", name)])?;
-        match self
-            .module_entries
-            .get(&key)
-            .map_err(backend("get_module_entry"))?
-        {
-            Some(value) => decode(MODULE_ENTRIES, &key, &value).map(Some),
-            None => Ok(None),
-        }
+        get_json(
+            &self.module_entries,
+            MODULE_ENTRIES,
+            "get_module_entry",
+            ("name", name),
+        )
     }
 
     fn list_module_entries(&self) -> Result<Vec<ModuleEntry>, StoreError> {
-        self.module_entries
-            .iter()
-            .map(|entry| {
-                let (key, value) = entry.map_err(backend("list_module_entries"))?;
-                decode(MODULE_ENTRIES, &key, &value)
-            })
-            .collect()
+        list_json(&self.module_entries, MODULE_ENTRIES, "list_module_entries")
     }
 
     fn delete_module_entry(&self, name: &str) -> Result<bool, StoreError> {
@@ -868,79 +893,58 @@ impl Store for SledStore {
     }
 
     fn put_rule_toggle(&self, t: &RuleToggle) -> Result<(), StoreError> {
-        let key = encode_key(&[("rule_id", &t.rule_id)])?;
-        let value = encode("rule toggle", t)?;
-        self.rule_toggles
-            .insert(key, value)
-            .map_err(backend("put_rule_toggle"))?;
-        Ok(())
+        put_json(
+            &self.rule_toggles,
+            "rule toggle",
+            "put_rule_toggle",
+            ("rule_id", &t.rule_id),
+            t,
+        )
     }
 
     fn list_rule_toggles(&self) -> Result<Vec<RuleToggle>, StoreError> {
-        self.rule_toggles
-            .iter()
-            .map(|entry| {
-                let (key, value) = entry.map_err(backend("list_rule_toggles"))?;
-                decode(RULE_TOGGLES, &key, &value)
-            })
-            .collect()
+        list_json(&self.rule_toggles, RULE_TOGGLES, "list_rule_toggles")
     }
 
     fn put_suppression(&self, s: &Suppression) -> Result<(), StoreError> {
-        let key = encode_key(&[("id", &s.id)])?;
-        let value = encode("suppression", s)?;
-        self.suppressions
-            .insert(key, value)
-            .map_err(backend("put_suppression"))?;
-        Ok(())
+        put_json(
+            &self.suppressions,
+            "suppression",
+            "put_suppression",
+            ("id", &s.id),
+            s,
+        )
     }
 
     fn get_suppression(&self, id: &str) -> Result<Option<Suppression>, StoreError> {
-        let key = encode_key(&[("id", id)])?;
-        match self
-            .suppressions
-            .get(&key)
-            .map_err(backend("get_suppression"))?
-        {
-            Some(value) => decode(SUPPRESSIONS, &key, &value).map(Some),
-            None => Ok(None),
-        }
+        get_json(
+            &self.suppressions,
+            SUPPRESSIONS,
+            "get_suppression",
+            ("id", id),
+        )
     }
 
     fn list_suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
-        self.suppressions
-            .iter()
-            .map(|entry| {
-                let (key, value) = entry.map_err(backend("list_suppressions"))?;
-                decode(SUPPRESSIONS, &key, &value)
-            })
-            .collect()
+        list_json(&self.suppressions, SUPPRESSIONS, "list_suppressions")
     }
 
     fn delete_suppression(&self, id: &str) -> Result<bool, StoreError> {
-        let key = encode_key(&[("id", id)])?;
-        let old = self
-            .suppressions
-            .remove(key)
-            .map_err(backend("delete_suppression"))?;
-        Ok(old.is_some())
+        remove_key(&self.suppressions, "delete_suppression", ("id", id))
     }
 
     fn put_scan_job(&self, j: &ScanJob) -> Result<(), StoreError> {
-        let key = encode_key(&[("id", &j.id)])?;
-        let value = encode("scan job", j)?;
-        self.scan_jobs
-            .insert(key, value)
-            .map_err(backend("put_scan_job"))?;
-        Ok(())
+        put_json(
+            &self.scan_jobs,
+            "scan job",
+            "put_scan_job",
+            ("id", &j.id),
+            j,
+        )
     }
 
     fn get_scan_job(&self, id: &str) -> Result<Option<ScanJob>, StoreError> {
-        let key = encode_key(&[("id", id)])?;
-        match self.scan_jobs.get(&key).map_err(backend("get_scan_job"))? {
-            Some(value) => decode(SCAN_JOBS, &key, &value).map(Some),
-            None => Ok(None),
-        }
+        get_json(&self.scan_jobs, SCAN_JOBS, "get_scan_job", ("id", id))
     }
 
     fn list_scan_jobs(
