@@ -6,26 +6,19 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{Env, emulator};
+use crate::support::{Env, aws_test_env, emulator};
 
 /// `palisade` with a private data directory, pointed at `endpoint` with test credentials and
 /// no way to reach for profiles or instance metadata.
 fn palisade(data: &Path, endpoint: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_palisade-cli"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_palisade-cli"));
+    command
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("PALISADE_DATA_DIR", data)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("PALISADE_REGIONS", "us-east-1")
-        .output()
-        .expect("run palisade")
+        .env("PALISADE_DATA_DIR", data);
+    aws_test_env(&mut command, endpoint);
+    command.output().expect("run palisade")
 }
 
 fn stdout(out: &Output) -> String {

@@ -35,19 +35,7 @@ async fn scanned_account(service: &Service) -> Env {
             .await
             .expect("create bucket");
     }
-    let (status, created) = service
-        .admin(
-            Method::POST,
-            "/api/v1/accounts",
-            Some(json!({
-                "name": env.account.name,
-                "account_id": env.account.account_id,
-                "role_arn": env.account.role_arn,
-                "external_id": env.account.external_id,
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let created = service.add_account(&env.account, true).await;
     let job = service
         .wait_for_scan(created["scan"]["id"].as_str().expect("baseline scan"))
         .await;

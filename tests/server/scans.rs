@@ -15,25 +15,6 @@ fn config() -> Config {
     }
 }
 
-/// Onboards `env`'s account without a baseline scan.
-async fn add_account(service: &Service, env: &Env) {
-    let (status, body) = service
-        .admin(
-            Method::POST,
-            "/api/v1/accounts",
-            Some(json!({
-                "name": env.account.name,
-                "account_id": env.account.account_id,
-                "role_arn": env.account.role_arn,
-                "external_id": env.account.external_id,
-                "scan": false,
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert!(body["scan"].is_null(), "{body}");
-}
-
 async fn create_buckets(env: &Env, names: &[String]) {
     let s3 = env.session.s3("us-east-1");
     for name in names {
@@ -74,7 +55,7 @@ async fn scan_over_the_api_fills_resources_and_findings() {
     let id = &env.account.account_id;
     let buckets: Vec<String> = (0..5).map(|i| format!("api-{i}-{id}")).collect();
     create_buckets(&env, &buckets).await;
-    add_account(&service, &env).await;
+    service.add_account(&env.account, false).await;
 
     let path = "/api/v1/scans";
     let body = json!({"account": env.account.name});
@@ -201,7 +182,7 @@ async fn a_scan_that_cannot_reach_aws_fails_with_its_reason() {
     };
     let service = Service::start(data.path(), &config);
     let env = Env::new().await;
-    add_account(&service, &env).await;
+    service.add_account(&env.account, false).await;
     let (status, jobs) = service.admin(Method::POST, "/api/v1/scans", None).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{jobs}");
     let job = service
@@ -224,7 +205,7 @@ async fn a_scan_cut_off_by_a_crash_runs_again_on_restart() {
     let service = Service::start(data.path(), &config());
     let env = Env::new().await;
     create_buckets(&env, &[format!("crash-{}", env.account.account_id)]).await;
-    add_account(&service, &env).await;
+    service.add_account(&env.account, false).await;
     let (status, jobs) = service.admin(Method::POST, "/api/v1/scans", None).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{jobs}");
     let first = jobs[0]["id"].as_str().expect("id").to_owned();

@@ -135,6 +135,26 @@ impl Service {
         send(request).await
     }
 
+    /// Onboards `account` as an admin, with or without its baseline scan; the created body.
+    pub async fn add_account(&self, account: &palisade::account::Account, scan: bool) -> Value {
+        let (status, created) = self
+            .admin(
+                reqwest::Method::POST,
+                "/api/v1/accounts",
+                Some(serde_json::json!({
+                    "name": account.name,
+                    "account_id": account.account_id,
+                    "role_arn": account.role_arn,
+                    "external_id": account.external_id,
+                    "scan": scan,
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(created["scan"].is_object(), scan, "{created}");
+        created
+    }
+
     /// Uploads a module as an admin.
     pub async fn upload(&self, name: &str, wasm: Vec<u8>) -> (StatusCode, Value) {
         send(
@@ -246,15 +266,8 @@ pub fn command(data: &Path, config: &Config) -> Command {
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("PALISADE_DATA_DIR", data)
-        .env("PALISADE_LOG", "info")
-        .env("AWS_ENDPOINT_URL", &config.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("PALISADE_REGIONS", "us-east-1");
+        .env("PALISADE_LOG", "info");
+    crate::support::aws_test_env(&mut command, &config.endpoint);
     match &config.config_file {
         Some(text) => {
             std::fs::create_dir_all(data).expect("data dir");

@@ -390,6 +390,29 @@ impl utoipa::Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
+/// What the server's unit tests share: a registry with no packs and an AWS identity that
+/// reaches nothing.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    pub fn empty_registry(store: Arc<dyn Store>) -> Arc<Registry> {
+        let engine = crate::engine::Engine::new(crate::engine::Limits::default()).expect("engine");
+        Arc::new(Registry::open(engine, store, Default::default()).expect("registry"))
+    }
+
+    pub async fn offline_host() -> Session {
+        Session::host(AwsOptions {
+            endpoint_url: Some("http://127.0.0.1:1".into()),
+            credentials: Some(aws_credential_types::Credentials::new(
+                "testing", "testing", None, None, "test",
+            )),
+            ..AwsOptions::default()
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,22 +426,12 @@ mod tests {
     /// The router over an empty store with no packs, scanning nowhere.
     async fn app() -> Router {
         let store: Arc<dyn Store> = Arc::new(crate::store::SledStore::temporary().expect("store"));
-        let engine = crate::engine::Engine::new(crate::engine::Limits::default()).expect("engine");
-        let registry =
-            Arc::new(Registry::open(engine, store.clone(), Default::default()).expect("registry"));
+        let registry = testing::empty_registry(store.clone());
         let metrics = Arc::new(Metrics::new());
-        let host = Session::host(AwsOptions {
-            endpoint_url: Some("http://127.0.0.1:1".into()),
-            credentials: Some(aws_credential_types::Credentials::new(
-                "testing", "testing", None, None, "test",
-            )),
-            ..AwsOptions::default()
-        })
-        .await;
         let scheduler = Scheduler::start(
             store.clone(),
             registry.clone(),
-            host,
+            testing::offline_host().await,
             ScheduleOptions::default(),
             metrics.clone(),
         )

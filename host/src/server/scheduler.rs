@@ -450,21 +450,12 @@ impl Progress for JobProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::AwsOptions;
     use crate::store::SledStore;
 
     async fn scheduler(store: Arc<dyn Store>) -> Scheduler {
-        let engine = crate::engine::Engine::new(crate::engine::Limits::default()).expect("engine");
-        let registry =
-            Arc::new(Registry::open(engine, store.clone(), Default::default()).expect("registry"));
-        let host = Session::host(AwsOptions {
-            endpoint_url: Some("http://127.0.0.1:1".into()),
-            credentials: Some(aws_credential_types::Credentials::new(
-                "testing", "testing", None, None, "test",
-            )),
-            ..AwsOptions::default()
-        })
-        .await;
+        use crate::server::testing::{empty_registry, offline_host};
+        let registry = empty_registry(store.clone());
+        let host = offline_host().await;
         let options = ScheduleOptions {
             default_interval: Duration::from_secs(24 * 3600),
             retry_after: Duration::from_secs(3600),

@@ -137,6 +137,20 @@ impl Drop for Emulator {
     }
 }
 
+/// Points a `palisade` process at `endpoint` with the fixed test credentials, one region, and
+/// nothing else to find: no profile files, no instance metadata (which lives off this host).
+pub fn aws_test_env(command: &mut Command, endpoint: &str) {
+    command
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("PALISADE_REGIONS", "us-east-1");
+}
+
 /// An account id no other test of this binary uses.
 pub fn fresh_account_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
