@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: starts a local AWS emulator (moto on 127.0.0.1), seeds an account with classic
 # misconfigurations, onboards it with `palisade account add` (which runs the baseline scan)
-# and prints the failing findings. Installs what it needs; leaves nothing running.
+# and prints the failing findings, then starts `palisade serve` on the same data and reads their
+# summary over the API. Installs what it needs; leaves nothing running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/palisade-target}"
@@ -38,3 +39,25 @@ echo "== palisade account add demo (baseline scan of us-east-1 and eu-west-1)"
 echo
 echo "== palisade findings list --status fail"
 "$palisade" findings list --status fail
+echo
+echo "== palisade serve: the same data over the API"
+token=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+PALISADE_ADMIN_TOKENS="$token" "$palisade" serve --listen 127.0.0.1:0 2>"$work/serve.log" &
+serve=$!
+for _ in $(seq 1 100); do
+    grep -q "listening on" "$work/serve.log" 2>/dev/null && break
+    sleep 0.2
+done
+base=$(sed -n 's/^palisade: listening on //p' "$work/serve.log")
+[ -n "$base" ] || { echo "error: palisade serve did not start:" >&2; cat "$work/serve.log" >&2; kill "$serve"; exit 1; }
+api() { python3 - "$base$1" "$token" <<'PY'
+import json, sys, urllib.request
+request = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + sys.argv[2]})
+with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request) as answer:
+    print(json.dumps(json.load(answer), indent=2))
+PY
+}
+echo "GET $base/api/v1/findings/summary"
+api /api/v1/findings/summary
+kill -TERM "$serve"
+wait "$serve"
