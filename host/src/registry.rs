@@ -16,7 +16,7 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::engine::{Engine, EngineError, Pack, PackSet, RuleMeta, builtin_packs};
+use crate::engine::{BUILTIN_PACKS, Engine, EngineError, Pack, PackSet, RuleMeta, builtin_packs};
 use crate::findings::{self, EvalConfig, EvalObserver, Evaluator};
 use crate::scan::RuleSource;
 use crate::store::{
@@ -796,7 +796,13 @@ fn module_info(m: &Loaded, entry: Option<&ModuleEntry>) -> ModuleInfo {
         status,
         revision: m.revision.as_ref().map(|r| r.number),
         sha256,
-        size: m.revision.as_ref().map_or(0, |r| r.size),
+        size: match &m.revision {
+            Some(r) => r.size,
+            None => BUILTIN_PACKS
+                .iter()
+                .find(|b| b.name == m.name)
+                .map_or(0, |b| b.wasm.len() as u64),
+        },
         rules,
         loaded_at: m.loaded_at,
         signed_by: m.revision.as_ref().and_then(|r| r.signed_by.clone()),

@@ -1067,6 +1067,7 @@ async fn empty_listings_metrics_and_modules() {
     for module in [&modules[0], &one] {
         assert_eq!(module["source"], "builtin", "{module}");
         assert_eq!(module["status"], "active", "{module}");
+        assert!(module["size"].as_u64().unwrap_or(0) > 1000, "{module}");
         let sha = module["sha256"].as_str().unwrap_or_default();
         assert!(
             sha.len() == 64

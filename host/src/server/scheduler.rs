@@ -301,12 +301,12 @@ impl Scheduler {
     async fn run(&self, job: Arc<Mutex<ScanJob>>, account_name: String) {
         let inner = &self.inner;
         let permit = inner.slots.acquire().await;
+        if permit.is_err() || *inner.stopping.borrow() {
+            // Left queued in the store: the next start runs it.
+            self.forget(&account_name);
+            return;
+        }
         let account = match inner.store.get_account(&account_name) {
-            _ if permit.is_err() || *inner.stopping.borrow() => {
-                // Left queued in the store: the next start runs it.
-                self.forget(&account_name);
-                return;
-            }
             Ok(Some(account)) => account,
             Ok(None) => {
                 self.finish(
