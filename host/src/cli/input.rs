@@ -63,6 +63,8 @@ pub fn read_documents(source: &Path) -> Result<Vec<Document>, InputError> {
 pub fn parse_documents(text: &str, source: &str) -> Result<Vec<Document>, InputError> {
     let mut docs = Vec::new();
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
+    // Line numbers are counted on from the previous document, not from the start each time.
+    let (mut counted_to, mut line) = (0, 1);
     loop {
         let start = stream.byte_offset();
         let raw = match stream.next() {
@@ -77,7 +79,9 @@ pub fn parse_documents(text: &str, source: &str) -> Result<Vec<Document>, InputE
                 )));
             }
         };
-        let line = line_of(text, start + leading_whitespace(&text[start..]));
+        let at = start + leading_whitespace(&text[start..]);
+        line += newlines(&text[counted_to..at]);
+        counted_to = at;
         if raw.get().starts_with('[') {
             let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|e| {
                 InputError(format!("{source}: line {line}: invalid JSON array: {e}"))
@@ -124,12 +128,8 @@ fn leading_whitespace(s: &str) -> usize {
     s.len() - s.trim_start().len()
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
+fn newlines(text: &str) -> usize {
+    text.bytes().filter(|b| *b == b'\n').count()
 }
 
 /// serde_json appends " at line L column C"; we say it first.
