@@ -9,6 +9,7 @@ pub mod aws;
 pub mod cli;
 pub mod engine;
 pub mod findings;
+pub mod policy_tests;
 pub mod registry;
 pub mod scan;
 pub mod server;
