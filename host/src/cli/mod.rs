@@ -7,6 +7,7 @@ mod eval;
 mod findings;
 mod input;
 mod output;
+mod policy;
 mod resources;
 mod rules;
 mod scan;
@@ -88,6 +89,9 @@ enum Command {
     Findings(findings::FindingsCommand),
     /// Run the service: the HTTP API, scheduled scans and hot-loaded policy modules.
     Serve(Box<serve::ServeArgs>),
+    /// Build policy packs from Rust, Python or JavaScript rules, and run their test cases.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 /// A problem with what the user supplied (exit code 2), as opposed to a failure while working
@@ -138,6 +142,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Resources(command) => resources::run(&cli.global, command),
         Command::Findings(command) => findings::run(&cli.global, command),
         Command::Serve(args) => serve::run(&cli.global, *args),
+        Command::Policy(command) => policy::run(&cli.global, command),
     }
 }
 
