@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 
 use crate::engine::{BUILTIN_PACKS, Engine, EngineError, Pack, PackSet, RuleMeta, builtin_packs};
 use crate::findings::{self, EvalConfig, EvalObserver, Evaluator};
+use crate::policy_tests;
 use crate::scan::RuleSource;
 use crate::store::{
     ModuleEntry, ModuleRecord, ModuleRevision, ResourceFilter, RuleToggle, Store, StoreError,
@@ -47,6 +48,9 @@ pub enum RegistryError {
     NoEarlierRevision { name: String, revision: u32 },
     #[error("suppression pattern is invalid: {0}")]
     Pattern(String),
+    /// The module's embedded test cases are unreadable or some fail.
+    #[error("module rejected: {0}")]
+    Tests(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -367,6 +371,28 @@ impl Registry {
         }
         // Compile before taking the lock: it is the slow part and changes nothing.
         let pack = Arc::new(self.engine.load(name, &wasm)?);
+        // Test cases that travel with the pack must pass before it may serve.
+        let cases =
+            policy_tests::embedded(&wasm).map_err(|e| RegistryError::Tests(e.to_string()))?;
+        if let Some(cases) = &cases {
+            let failed: Vec<String> = policy_tests::run(&pack, cases)
+                .into_iter()
+                .filter_map(|r| r.failure.map(|why| format!("{}: {why}", r.name)))
+                .collect();
+            if !failed.is_empty() {
+                return Err(RegistryError::Tests(format!(
+                    "{} of its {} embedded test cases fail: {}",
+                    failed.len(),
+                    cases.len(),
+                    failed.join("; ")
+                )));
+            }
+            tracing::info!(
+                module = name,
+                cases = cases.len(),
+                "embedded test cases pass"
+            );
+        }
         let _change = self.changes.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.current();
         let mut entry = self

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use palisade::policy_tests::{Expect, TestCase, embed};
 use palisade::server::auth::sign_digest;
 use palisade_test_fixtures::{
     BAD_METADATA, HOTLOAD_CONFLICT, HOTLOAD_V1, HOTLOAD_V2, UNKNOWN_IMPORT, WRONG_WORLD, read,
@@ -498,5 +499,63 @@ async fn signed_uploads_only_when_keys_are_trusted() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["module"]["revision"], 2);
     assert_eq!(body["module"]["signed_by"], key.as_str());
+    service.stop();
+}
+
+/// A test case of the hot-load fixture's rule.
+fn case(name: &str, bucket: &str, expect: Expect) -> TestCase {
+    TestCase {
+        name: name.into(),
+        rule: "Hot.Bucket.Named".into(),
+        resource_type: None,
+        resource: json!({"ResourceId": arn(bucket), "ResourceType": "AWS.S3.Bucket", "Name": bucket}),
+        expect,
+        message: None,
+        lookups: Default::default(),
+        now: None,
+        settings: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_test_cases_gate_an_upload() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let service = Service::start(data.path(), &Config::default());
+    let wasm = read(HOTLOAD_V1);
+
+    let failing = embed(
+        &wasm,
+        &[
+            case("a well named bucket passes", "fine", Expect::Pass),
+            case("a bad bucket passes, wrongly", "bad-one", Expect::Pass),
+        ],
+    )
+    .expect("embed");
+    let (status, body) = service.upload("hot", failing).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"], "tests_failed", "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("1 of its 2 embedded test cases fail"),
+        "{message}"
+    );
+    assert!(
+        message.contains("a bad bucket passes, wrongly: expected pass, got fail"),
+        "{message}"
+    );
+    assert!(!message.contains("a well named bucket passes"), "{message}");
+    let (status, _) = service.get("/api/v1/modules/hot").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was stored");
+
+    let passing = embed(
+        &wasm,
+        &[
+            case("a well named bucket passes", "fine", Expect::Pass),
+            case("a bad bucket fails", "bad-one", Expect::Fail),
+        ],
+    )
+    .expect("embed");
+    let (status, body) = service.upload("hot", passing).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     service.stop();
 }

@@ -129,6 +129,7 @@ impl From<RegistryError> for ApiError {
                 ApiError::internal(message)
             }
             RegistryError::Rejected(_) => ApiError::unprocessable("invalid_module", message),
+            RegistryError::Tests(_) => ApiError::unprocessable("tests_failed", message),
             RegistryError::Builtin(_) | RegistryError::NoEarlierRevision { .. } => {
                 ApiError::conflict(message)
             }
