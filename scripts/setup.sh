@@ -17,3 +17,25 @@ if ! python3 -c 'import moto.server, boto3, flask' 2>/dev/null; then
     python3 -m pip install --quiet --user 'moto[server]>=5.2.1,<5.3' 2>/dev/null \
         || python3 -m pip install --quiet 'moto[server]>=5.2.1,<5.3'
 fi
+# Policy SDKs (`palisade policy build`): Python packs build with componentize-py, JavaScript
+# packs with componentize-js (npm). The SDKs themselves are used from this checkout (see
+# scripts/test.sh), so a change to them never meets a stale installed copy.
+if ! python3 -c 'import componentize_py' 2>/dev/null; then
+    python3 -m pip install --quiet --user 'componentize-py==0.25.1' 2>/dev/null \
+        || python3 -m pip install --quiet 'componentize-py==0.25.1'
+fi
+if ! command -v npm >/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get install -y -qq nodejs npm >/dev/null
+    else
+        echo "error: Node.js and npm are needed for JavaScript packs; install them (e.g. apt-get install nodejs npm)" >&2
+        exit 1
+    fi
+fi
+sdk_js="$(cd "$(dirname "$0")/.." && pwd)/sdk/js"
+# Installed again only when the lock file changed since the last install.
+stamp="$sdk_js/node_modules/.palisade-installed-lock"
+if ! cmp -s "$sdk_js/package-lock.json" "$stamp" 2>/dev/null; then
+    npm ci --prefix "$sdk_js" --no-audit --no-fund --loglevel=error >/dev/null
+    cp "$sdk_js/package-lock.json" "$stamp"
+fi
