@@ -15,8 +15,8 @@ use crate::engine::{
     EngineError, EvalContext, Lookup, PackSet, Plan, RuleMeta, RuleSettings, Status, Subject,
 };
 use crate::store::{
-    FindingChange, FindingFilter, FindingQuery, FindingRecord, FindingState, FindingStatus,
-    ResourceRecord, Store, StoreError, Suppression,
+    FindingChange, FindingQuery, FindingRecord, FindingState, FindingStatus, ResourceRecord, Store,
+    StoreError, Suppression,
 };
 
 /// What one evaluation pass changed.
@@ -309,13 +309,15 @@ pub fn close_findings(
     if gone.is_empty() {
         return Ok(0);
     }
-    let filter = FindingFilter {
+    // The index picks the account's open findings; only those are read and decoded.
+    let open = FindingQuery {
         account_id: Some(account_id.to_owned()),
-        ..FindingFilter::default()
+        limit: usize::MAX,
+        ..FindingQuery::default()
     };
     let mut closed = 0;
-    for mut finding in store.list_findings(&filter)? {
-        if finding.closed_at.is_some() || !gone.contains(finding.resource_id.as_str()) {
+    for mut finding in store.query_findings(&open)?.findings {
+        if !gone.contains(finding.resource_id.as_str()) {
             continue;
         }
         finding.closed_at = Some(now);
@@ -339,20 +341,17 @@ pub fn open_summary(
     store: &dyn Store,
     account_id: &str,
 ) -> Result<(BTreeMap<String, u64>, u64), StoreError> {
-    let filter = FindingFilter {
+    // Counted by the findings index: no record is decoded.
+    let summary = store.summarize_findings(&FindingQuery {
         account_id: Some(account_id.to_owned()),
-        ..FindingFilter::default()
-    };
-    let mut failing = BTreeMap::new();
-    let mut errors = 0;
-    for f in store.list_findings(&filter)? {
-        match (f.closed_at, f.status) {
-            (None, FindingStatus::Fail) => *failing.entry(f.severity).or_default() += 1,
-            (None, FindingStatus::Error) => errors += 1,
-            _ => {}
-        }
-    }
-    Ok((failing, errors))
+        ..FindingQuery::default()
+    })?;
+    let errors = summary
+        .by_state
+        .get(FindingState::Error.as_str())
+        .copied()
+        .unwrap_or(0);
+    Ok((summary.failing_by_severity, errors))
 }
 
 /// Lookups read live resources of the evaluated account from the store.
