@@ -281,7 +281,16 @@ fn list_json<T: DeserializeOwned>(
     name: &'static str,
     op: &'static str,
 ) -> Result<Vec<T>, StoreError> {
-    tree.iter()
+    decode_all(tree.iter(), name, op)
+}
+
+/// The JSON records of a scan of tree `name` (a whole tree, a prefix, a range), decoded.
+fn decode_all<T: DeserializeOwned>(
+    entries: impl Iterator<Item = Result<(IVec, IVec), ::sled::Error>>,
+    name: &'static str,
+    op: &'static str,
+) -> Result<Vec<T>, StoreError> {
+    entries
         .map(|entry| {
             let (key, value) = entry.map_err(backend(op))?;
             decode(name, &key, &value)
@@ -511,12 +520,7 @@ impl Store for SledStore {
     }
 
     fn list_modules(&self) -> Result<Vec<ModuleMeta>, StoreError> {
-        let mut out = Vec::new();
-        for entry in &self.modules {
-            let (key, value) = entry.map_err(backend("list_modules"))?;
-            out.push(decode(MODULES, &key, &value)?);
-        }
-        Ok(out)
+        list_json(&self.modules, MODULES, "list_modules")
     }
 
     fn delete_module(&self, digest: &str) -> Result<bool, StoreError> {
@@ -645,13 +649,11 @@ impl Store for SledStore {
         resource_id: &str,
     ) -> Result<Vec<FindingChange>, StoreError> {
         let prefix = encode_prefix(&[("rule_id", rule_id), ("resource_id", resource_id)])?;
-        self.finding_history
-            .scan_prefix(&prefix)
-            .map(|entry| {
-                let (key, value) = entry.map_err(backend("finding_history"))?;
-                decode(FINDING_HISTORY, &key, &value)
-            })
-            .collect()
+        decode_all(
+            self.finding_history.scan_prefix(&prefix),
+            FINDING_HISTORY,
+            "finding_history",
+        )
     }
 
     fn put_account(&self, a: &Account) -> Result<(), StoreError> {
