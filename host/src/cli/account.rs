@@ -164,26 +164,14 @@ fn add(global: &GlobalArgs, args: AddArgs) -> anyhow::Result<ExitCode> {
     };
     account.validate().map_err(|e| InputError(e.to_string()))?;
     let store = global.store()?;
-    if store.get_account(&account.name)?.is_some() {
-        return Err(InputError(format!(
-            "an account named {:?} exists; remove it first",
-            account.name
-        ))
-        .into());
+    match crate::store::add_account(store.as_ref(), &account) {
+        Ok(()) => {}
+        Err(crate::store::AddAccountError::Store(e)) => return Err(e.into()),
+        Err(e @ crate::store::AddAccountError::NameTaken(_)) => {
+            return Err(InputError(format!("{e}; remove it first")).into());
+        }
+        Err(conflict) => return Err(InputError(conflict.to_string()).into()),
     }
-    if let Some(other) = store
-        .list_accounts()?
-        .into_iter()
-        .find(|a| a.account_id == account.account_id)
-    {
-        return Err(InputError(format!(
-            "account {} is already added as {:?}",
-            account.account_id, other.name
-        ))
-        .into());
-    }
-    store.put_account(&account)?;
-    store.flush()?;
     println!("added account {} ({})", account.name, account.account_id);
     if args.no_scan {
         return Ok(ExitCode::SUCCESS);

@@ -220,13 +220,8 @@ const DEFAULT_DATA_DIR: &str = "palisade-data";
 
 /// The account id of an account given by name or by 12-digit id.
 fn account_id(store: &dyn crate::store::Store, account: &str) -> anyhow::Result<String> {
-    if let Some(a) = store.get_account(account)? {
-        return Ok(a.account_id);
-    }
-    if crate::account::is_account_id(account) {
-        return Ok(account.to_owned());
-    }
-    Err(InputError(format!("no account named {account:?}")).into())
+    crate::store::resolve_account_id(store, account)?
+        .ok_or_else(|| InputError(format!("no account named {account:?}")).into())
 }
 
 /// The packs named by `--module`, or the built-in packs when there are none.

@@ -171,27 +171,11 @@ pub async fn create_account(
     {
         // One account creation at a time, so two requests cannot both pass the check.
         let _guard = state.account_changes.lock().await;
-        if state.store.get_account(&account.name)?.is_some() {
-            return Err(ApiError::conflict(format!(
-                "an account named {:?} exists",
-                account.name
-            )));
+        match crate::store::add_account(state.store.as_ref(), &account) {
+            Ok(()) => {}
+            Err(crate::store::AddAccountError::Store(e)) => return Err(e.into()),
+            Err(conflict) => return Err(ApiError::conflict(conflict.to_string())),
         }
-        // Resources and findings are kept by account id: two names for one id would share
-        // (and, on removal, delete) each other's data.
-        if let Some(other) = state
-            .store
-            .list_accounts()?
-            .into_iter()
-            .find(|a| a.account_id == account.account_id)
-        {
-            return Err(ApiError::conflict(format!(
-                "account {} is already added as {:?}",
-                account.account_id, other.name
-            )));
-        }
-        state.store.put_account(&account)?;
-        state.store.flush()?;
     }
     tracing::info!(account = %account.name, account_id = %account.account_id, "account added");
     let scan = match new.scan.unwrap_or(true) {
@@ -923,13 +907,8 @@ pub async fn evaluate(
 
 /// The account id of an account given by name or by 12-digit id.
 fn account_id(store: &dyn Store, account: &str) -> ApiResult<String> {
-    if let Some(a) = store.get_account(account)? {
-        return Ok(a.account_id);
-    }
-    if crate::account::is_account_id(account) {
-        return Ok(account.to_owned());
-    }
-    Err(ApiError::not_found(format!("no account named {account:?}")))
+    crate::store::resolve_account_id(store, account)?
+        .ok_or_else(|| ApiError::not_found(format!("no account named {account:?}")))
 }
 
 fn limit(requested: Option<usize>) -> ApiResult<usize> {

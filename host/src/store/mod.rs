@@ -607,6 +607,49 @@ pub trait Store: Send + Sync {
     fn flush(&self) -> Result<(), StoreError>;
 }
 
+/// Why an account could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum AddAccountError {
+    #[error("an account named {0:?} exists")]
+    NameTaken(String),
+    /// Resources and findings are kept by account id: two names for one id would share (and,
+    /// on removal, delete) each other's data.
+    #[error("account {account_id} is already added as {name:?}")]
+    IdTaken { account_id: String, name: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Stores a new account, durably, unless its name or its account id is taken. Callers that
+/// add accounts concurrently must serialise calls (the check and the write are two steps).
+pub fn add_account(store: &dyn Store, account: &Account) -> Result<(), AddAccountError> {
+    if store.get_account(&account.name)?.is_some() {
+        return Err(AddAccountError::NameTaken(account.name.clone()));
+    }
+    if let Some(other) = store
+        .list_accounts()?
+        .into_iter()
+        .find(|a| a.account_id == account.account_id)
+    {
+        return Err(AddAccountError::IdTaken {
+            account_id: account.account_id.clone(),
+            name: other.name,
+        });
+    }
+    store.put_account(account)?;
+    store.flush()?;
+    Ok(())
+}
+
+/// The account id of an account given by name or as a 12-digit id; `None` when it is neither
+/// an account's name nor an account id.
+pub fn resolve_account_id(store: &dyn Store, account: &str) -> Result<Option<String>, StoreError> {
+    if let Some(a) = store.get_account(account)? {
+        return Ok(Some(a.account_id));
+    }
+    Ok(crate::account::is_account_id(account).then(|| account.to_owned()))
+}
+
 /// Forgets an account: its resources, its findings and its record (scan history stays).
 /// Returns how many resources and findings went.
 pub fn remove_account(store: &dyn Store, account: &Account) -> Result<(u64, u64), StoreError> {
