@@ -660,10 +660,15 @@ pub fn remove_account(store: &dyn Store, account: &Account) -> Result<(u64, u64)
     for r in &resources {
         store.delete_resource(&r.account_id, &r.resource_type, &r.resource_id)?;
     }
-    let findings = store.list_findings(&FindingFilter {
-        account_id: Some(account.account_id.clone()),
-        ..FindingFilter::default()
-    })?;
+    // The findings index picks the account's findings; other accounts' are never read.
+    let findings = store
+        .query_findings(&FindingQuery {
+            account_id: Some(account.account_id.clone()),
+            include_closed: true,
+            limit: usize::MAX,
+            ..FindingQuery::default()
+        })?
+        .findings;
     for f in &findings {
         store.delete_finding(&f.rule_id, &f.resource_id)?;
     }
