@@ -8,6 +8,7 @@ pub mod account;
 pub mod aws;
 pub mod cli;
 pub mod engine;
+pub mod events;
 pub mod findings;
 pub mod policy_tests;
 pub mod registry;
