@@ -1,6 +1,8 @@
-//! `palisade account add|list|show|remove|role-template`: onboard accounts and print the
-//! CloudFormation template of the role they need.
+//! `palisade account add|list|show|remove|role-template|events-template`: onboard accounts and
+//! print the CloudFormation templates they deploy: the read-only role, and the rule that forwards
+//! their CloudTrail API calls to Palisade's queue (with the policy that queue needs).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -11,6 +13,9 @@ use super::scan::{AwsArgs, scan_accounts};
 use super::{GlobalArgs, InputError};
 use crate::account::{Account, ResourceExclusion};
 use crate::aws::role_template::{DEFAULT_ROLE_NAME, role_template};
+use crate::events::template::{
+    check_source_accounts, events_template, parse_queue_arn, queue_policy,
+};
 use crate::store::{ScanRecord, Store};
 
 #[derive(Debug, clap::Subcommand)]
@@ -34,6 +39,24 @@ pub enum AccountCommand {
         /// ARN of the identity Palisade runs as; the only principal allowed to assume the role.
         #[arg(long, env = "PALISADE_TRUSTED_PRINCIPAL")]
         trusted_principal: Option<String>,
+    },
+    /// Print the CloudFormation template (JSON) that forwards CloudTrail API-call events of an
+    /// account to Palisade's queue (deploy it in every region to monitor).
+    EventsTemplate {
+        /// ARN of the SQS queue Palisade consumes.
+        #[arg(long, env = "PALISADE_QUEUE_ARN")]
+        queue_arn: String,
+        /// Print the policy to attach to the queue instead, letting the accounts' topics send to it.
+        #[arg(long)]
+        queue_policy: bool,
+        /// With --queue-policy: an account whose topics may send to the queue (repeatable; none:
+        /// any account's palisade-events topic).
+        #[arg(
+            long = "source-account",
+            env = "PALISADE_SOURCE_ACCOUNTS",
+            value_delimiter = ','
+        )]
+        source_accounts: Vec<String>,
     },
 }
 
@@ -137,6 +160,30 @@ pub fn run(global: &GlobalArgs, command: AccountCommand) -> anyhow::Result<ExitC
         } => {
             let t = role_template(trusted_principal.as_deref(), external_id.as_deref());
             println!("{}", serde_json::to_string_pretty(&t)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        AccountCommand::EventsTemplate {
+            queue_arn,
+            queue_policy: print_policy,
+            source_accounts,
+        } => {
+            let queue = parse_queue_arn(&queue_arn).map_err(|e| InputError(e.to_string()))?;
+            if queue.is_fifo() {
+                return Err(InputError(format!(
+                    "queue {queue_arn} is a FIFO queue: SNS standard topics deliver only to \
+                     standard queues"
+                ))
+                .into());
+            }
+            let document = if print_policy {
+                check_source_accounts(&source_accounts).map_err(|e| InputError(e.to_string()))?;
+                queue_policy(&queue_arn, &source_accounts)
+            } else {
+                events_template(&queue_arn)
+            };
+            // A closed pipe (`… | head`) surfaces as an error the caller treats as success.
+            let text = serde_json::to_string_pretty(&document)?;
+            writeln!(std::io::stdout().lock(), "{text}")?;
             Ok(ExitCode::SUCCESS)
         }
     }
