@@ -31,6 +31,20 @@ struct Seeded {
     flow_log: String,
 }
 
+/// An image of our own to launch from: the emulator loads no public AMIs (MOTO_AMIS_PATH).
+pub(crate) async fn register_image(ec2: &Client) -> String {
+    ec2.register_image()
+        .name("palisade-base")
+        .root_device_name("/dev/xvda")
+        .architecture(ArchitectureValues::X8664)
+        .virtualization_type("hvm")
+        .send()
+        .await
+        .expect("register image")
+        .image_id
+        .expect("image id")
+}
+
 /// One of each resource type, shaped to trip the usual rules: SSH open to the world, a publicly
 /// restorable snapshot, a network ACL allowing SSH from anywhere, a VPC with a flow log.
 async fn seed(env: &Env) -> Seeded {
@@ -72,18 +86,7 @@ async fn seed(env: &Env) -> Seeded {
         .await
         .expect("open SSH");
 
-    // The emulator loads no public AMIs (MOTO_AMIS_PATH), so launch from one of our own.
-    let image = ec2
-        .register_image()
-        .name("palisade-base")
-        .root_device_name("/dev/xvda")
-        .architecture(ArchitectureValues::X8664)
-        .virtualization_type("hvm")
-        .send()
-        .await
-        .expect("register image")
-        .image_id
-        .expect("image id");
+    let image = register_image(&ec2).await;
     let instance = ec2
         .run_instances()
         .image_id(&image)

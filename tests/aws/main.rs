@@ -6,5 +6,6 @@ mod support;
 mod cli;
 mod ec2;
 mod iam;
+mod refresh;
 mod s3;
 mod scan;

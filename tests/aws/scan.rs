@@ -28,13 +28,13 @@ const ADMIN_POLICY: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
 /// A store, the built-in rules and a scanner limited to `REGIONS`.
-struct Rig {
-    store: Arc<SledStore>,
-    scanner: Scanner,
+pub(crate) struct Rig {
+    pub store: Arc<SledStore>,
+    pub scanner: Scanner,
 }
 
 impl Rig {
-    fn new(host: &Session) -> Rig {
+    pub fn new(host: &Session) -> Rig {
         let store = Arc::new(SledStore::temporary().expect("store"));
         let engine = Engine::new(Limits::default()).expect("engine");
         let packs = Arc::new(builtin_packs(&engine).expect("built-in packs"));
@@ -57,7 +57,7 @@ impl Rig {
             .unwrap()
     }
 
-    fn finding(&self, rule: &str, resource: &str) -> FindingRecord {
+    pub fn finding(&self, rule: &str, resource: &str) -> FindingRecord {
         self.store
             .get_finding(rule, resource)
             .unwrap()
@@ -65,7 +65,7 @@ impl Rig {
     }
 
     /// Live resource ids of `resource_type`.
-    fn ids(&self, account: &Account, resource_type: &str) -> BTreeSet<String> {
+    pub fn ids(&self, account: &Account, resource_type: &str) -> BTreeSet<String> {
         self.store
             .list_resources(&ResourceFilter {
                 account_id: Some(account.account_id.clone()),
@@ -86,23 +86,23 @@ struct Seeded {
     alice_key: String,
 }
 
-fn bucket_arn(name: &str) -> String {
+pub(crate) fn bucket_arn(name: &str) -> String {
     format!("arn:aws:s3:::{name}")
 }
 
-fn sg_arn(env: &Env, region: &str, id: &str) -> String {
+pub(crate) fn sg_arn(env: &Env, region: &str, id: &str) -> String {
     format!(
         "arn:aws:ec2:{region}:{}:security-group/{id}",
         env.account_id()
     )
 }
 
-fn iam_arn(env: &Env, what: &str) -> String {
+pub(crate) fn iam_arn(env: &Env, what: &str) -> String {
     format!("arn:aws:iam::{}:{what}", env.account_id())
 }
 
 /// Buckets named after the account, so accounts of parallel tests never share a bucket name.
-fn bucket(env: &Env, name: &str) -> String {
+pub(crate) fn bucket(env: &Env, name: &str) -> String {
     format!("{name}-{}", env.account_id())
 }
 
@@ -115,25 +115,7 @@ async fn seed(env: &Env) -> Seeded {
             .await
             .unwrap();
     }
-    let sse = ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::Aes256)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap();
-    s3.put_bucket_encryption()
-        .bucket(bucket(env, "encrypted"))
-        .server_side_encryption_configuration(sse)
-        .send()
-        .await
-        .unwrap();
+    encrypt(env, &bucket(env, "encrypted")).await;
 
     let ssh_group = open_ssh_group(env, "us-east-1").await;
     let ssh_group_eu = open_ssh_group(env, "eu-west-1").await;
@@ -176,6 +158,31 @@ async fn seed(env: &Env) -> Seeded {
     }
 }
 
+/// Turns on default encryption (SSE-S3) for a bucket in us-east-1.
+pub(crate) async fn encrypt(env: &Env, name: &str) {
+    let sse = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(ServerSideEncryption::Aes256)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .build()
+        .unwrap();
+    env.session
+        .s3("us-east-1")
+        .put_bucket_encryption()
+        .bucket(name)
+        .server_side_encryption_configuration(sse)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// A security group in `region`'s default VPC with SSH open to the world over IPv4 and IPv6.
 async fn open_ssh_group(env: &Env, region: &str) -> String {
     let ec2 = env.session.ec2(region);
@@ -196,7 +203,7 @@ async fn open_ssh_group(env: &Env, region: &str) -> String {
     id
 }
 
-fn ssh_permission() -> IpPermission {
+pub(crate) fn ssh_permission() -> IpPermission {
     IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(22)

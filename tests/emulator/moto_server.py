@@ -11,7 +11,8 @@ The server stops when stdin closes, so a test process that dies takes its emulat
 
 Two fixes to moto's answers are applied unless --stock is given (see emulator-notes.md):
 GetBucketVersioning answers with a `VersioningConfiguration` root, as S3 does, instead of the
-root the strict AWS SDK parsers reject.
+root the strict AWS SDK parsers reject; and DescribeNetworkAcls accepts the `network-acl-id`
+filter, which EC2 documents and moto (5.2) answers with a 500.
 """
 
 import argparse
@@ -40,6 +41,7 @@ def main() -> int:
 
     if not args.stock:
         patch_versioning()
+        patch_network_acl_filter()
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()
@@ -93,6 +95,19 @@ def patch_versioning() -> None:
         return 200, {"Content-Type": "application/xml"}, body
 
     S3Response.get_bucket_versioning = get_bucket_versioning
+
+
+def patch_network_acl_filter() -> None:
+    from moto.ec2.models.network_acls import NetworkAcl
+
+    stock = NetworkAcl.get_filter_value
+
+    def get_filter_value(self, filter_name, method_name=None):  # type: ignore[no-untyped-def]
+        if filter_name == "network-acl-id":
+            return self.id
+        return stock(self, filter_name, method_name)
+
+    NetworkAcl.get_filter_value = get_filter_value
 
 
 if __name__ == "__main__":

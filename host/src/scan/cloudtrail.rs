@@ -1,6 +1,7 @@
 //! CloudTrail collector: each trail as an `AWS.CloudTrail` document in its home region, with
 //! its logging status, event selectors and tags. Runs once per region; trails seen from other
 //! regions (multi-region "shadow" trails) are left to their home region so each is reported once.
+//! A targeted run describes the region's trails and reads details only for those in its scope.
 
 use std::collections::HashMap;
 
@@ -45,8 +46,9 @@ pub async fn collect(cx: &mut Collect<'_>) {
             // where an endpoint ignores that flag.
             .filter(|t| t.home_region().is_none_or(|r| r == cx.region))
             .filter(|t| {
-                t.trail_arn()
-                    .is_some_and(|arn| !cx.excluded(cx.region, TRAIL, arn))
+                t.trail_arn().is_some_and(|arn| {
+                    !cx.excluded(cx.region, TRAIL, arn) && cx.in_scope(&envelope(cx, arn, t))
+                })
             })
             .collect(),
         Err(e) => {
@@ -103,8 +105,7 @@ async fn trail(
         return None;
     }
 
-    let mut doc = Doc::new(TRAIL, cx.account_id(), cx.region, arn);
-    describe(&mut doc, &trail);
+    let mut doc = envelope(cx, arn, &trail);
     match tags {
         Ok(tags) => doc.set("Tags", tags.get(arn).cloned().map(Value::Object)),
         Err(e) => doc.failed("Tags", e),
@@ -115,6 +116,13 @@ async fn trail(
         selectors.map(|o| Some(o.event_selectors().to_json())),
     );
     Some(doc)
+}
+
+/// The trail's document with the fields `DescribeTrails` answers.
+fn envelope(cx: &Collect<'_>, arn: &str, trail: &Trail) -> Doc {
+    let mut doc = Doc::new(TRAIL, cx.account_id(), cx.region, arn);
+    describe(&mut doc, trail);
+    doc
 }
 
 /// The fields `DescribeTrails` answers.

@@ -1,8 +1,9 @@
-//! What a collector works with: [`Collect`] gives it the account's session, its region and
-//! exclusions, and takes back documents, listing failures and call errors. Collectors
-//! (`scan/s3.rs`, `scan/ec2.rs`, ...) fetch and shape; they never touch the store.
+//! What a collector works with: [`Collect`] gives it the account's session, its region,
+//! exclusions and, for a targeted run, its [`Scope`], and takes back documents, listing failures
+//! and call errors. Collectors (`scan/s3.rs`, `scan/ec2.rs`, ...) fetch and shape; they never
+//! touch the store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -12,6 +13,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use super::Scope;
 use super::doc::Doc;
 use crate::account::Account;
 use crate::aws::{AwsError, ErrorKind, Session};
@@ -72,6 +74,8 @@ pub struct Collect<'a> {
     pub region: &'a str,
     service: &'static str,
     unsupported: Unsupported,
+    /// The resources a targeted run is after; `None` for a full scan.
+    scope: Option<Arc<Scope>>,
     docs: Vec<Doc>,
     issues: Vec<ScanIssue>,
     /// Resource types whose listing failed in this run: their absence proves nothing.
@@ -99,14 +103,47 @@ impl<'a> Collect<'a> {
             region,
             service,
             unsupported,
+            scope: None,
             docs: Vec::new(),
             issues: Vec::new(),
             incomplete: Vec::new(),
         }
     }
 
+    /// Limits this run to the resources `scope` names.
+    pub fn with_scope(mut self, scope: Arc<Scope>) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
+    /// The targets of a targeted run; `None` for a full scan.
+    pub fn scope(&self) -> Option<&Scope> {
+        self.scope.as_deref()
+    }
+
     pub fn account_id(&self) -> &str {
         &self.account.account_id
+    }
+
+    /// Whether the run is after resources of `resource_type` at all (exclusions aside).
+    pub fn wants_type(&self, resource_type: &str) -> bool {
+        self.scope
+            .as_ref()
+            .is_none_or(|s| s.wants_type(resource_type))
+    }
+
+    /// The identifiers a targeted run names for `resource_type`, for narrowing calls; `None`
+    /// when the run wants every resource of the type (a full scan, or a `Key::All` target).
+    pub fn names(&self, resource_type: &str) -> Option<BTreeSet<&str>> {
+        self.scope.as_ref().and_then(|s| s.names(resource_type))
+    }
+
+    /// Whether a document (its envelope is enough) is one the run is after; collectors check
+    /// before fetching details. Exclusions are [`Collect::excluded`]'s.
+    pub fn in_scope(&self, doc: &Doc) -> bool {
+        self.scope
+            .as_ref()
+            .is_none_or(|s| s.wants(doc.resource_type(), doc.resource_id(), &doc.envelope()))
     }
 
     /// Whether a resource is out of scope; collectors check before fetching its details.
@@ -148,9 +185,12 @@ impl<'a> Collect<'a> {
         })
     }
 
-    /// Adds a finished document unless it is excluded; its collection errors become issues.
+    /// Adds a finished document unless it is excluded or outside the run's scope; its
+    /// collection errors become issues.
     pub fn push(&mut self, doc: Doc) {
-        if self.excluded(doc.region(), doc.resource_type(), doc.resource_id()) {
+        if self.excluded(doc.region(), doc.resource_type(), doc.resource_id())
+            || !self.in_scope(&doc)
+        {
             return;
         }
         for (field, err) in doc.collection_errors() {

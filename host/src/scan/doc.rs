@@ -93,6 +93,17 @@ impl Doc {
         self.str_field("Region")
     }
 
+    /// The envelope fields alone, enough to tell which resource this is (e.g. to match it
+    /// against an event's target before its details are read).
+    pub fn envelope(&self) -> Value {
+        Value::Object(
+            ENVELOPE
+                .iter()
+                .filter_map(|k| Some(((*k).to_owned(), self.fields.get(*k)?.clone())))
+                .collect(),
+        )
+    }
+
     /// Field name → reason for each field that could not be collected.
     pub fn collection_errors(&self) -> &[(String, AwsError)] {
         &self.errors

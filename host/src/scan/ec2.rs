@@ -2,8 +2,9 @@
 //! tables, default security group and network ACL), EBS volumes (with the account's snapshots of
 //! them and who may create volumes from those), network ACLs and the account's own AMIs. The
 //! region's listings run concurrently and once each; the few per-resource calls come after them.
+//! A targeted run narrows each listing with an EC2 filter by the ids in its scope ([`narrowing`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 
 use aws_sdk_ec2::Client;
@@ -72,13 +73,27 @@ struct Found {
 /// Makes the region's calls: first every listing at once, then what depends on them (flow logs
 /// of the VPCs found, stale security groups per VPC, permissions per snapshot).
 async fn fetch(cx: &Collect<'_>, ec2: &Client) -> Found {
-    let wanted = |resource_type| type_wanted(cx, resource_type);
+    let vpcs_wanted = want(cx, VPC, "vpc");
+    // VPC documents name their security groups, network ACLs and route tables: those listings
+    // serve both their own type and the VPCs.
+    let groups = narrowing(("group-id", &want(cx, SECURITY_GROUP, "sg")), &vpcs_wanted);
+    let acls = narrowing(
+        ("network-acl-id", &want(cx, NETWORK_ACL, "acl")),
+        &vpcs_wanted,
+    );
+    let routes = narrowing(("route-table-id", &Want::Nothing), &vpcs_wanted);
+    let vpcs = narrowing(("vpc-id", &vpcs_wanted), &Want::Nothing);
+    let instances = narrowing(("instance-id", &want(cx, INSTANCE, "i")), &Want::Nothing);
+    // A volume's document lists its snapshots: they are listed by the volumes in scope.
+    let volumes = narrowing(("volume-id", &want(cx, VOLUME, "vol")), &Want::Nothing);
+    let images = narrowing(("image-id", &want(cx, AMI, "ami")), &Want::Nothing);
+
     let (security_groups, network_acls, vpcs, route_tables, instances, volumes, snapshots, images) = futures::join!(
-        // VPC documents name their security groups and network ACLs: reuse these listings.
         only_if(
-            wanted(SECURITY_GROUP) || wanted(VPC),
+            &groups,
             cx.call("DescribeSecurityGroups", || {
                 ec2.describe_security_groups()
+                    .set_filters(groups.filters())
                     .into_paginator()
                     .items()
                     .send()
@@ -86,9 +101,10 @@ async fn fetch(cx: &Collect<'_>, ec2: &Client) -> Found {
             }),
         ),
         only_if(
-            wanted(NETWORK_ACL) || wanted(VPC),
+            &acls,
             cx.call("DescribeNetworkAcls", || {
                 ec2.describe_network_acls()
+                    .set_filters(acls.filters())
                     .into_paginator()
                     .items()
                     .send()
@@ -96,9 +112,10 @@ async fn fetch(cx: &Collect<'_>, ec2: &Client) -> Found {
             }),
         ),
         only_if(
-            wanted(VPC),
+            &vpcs,
             cx.call("DescribeVpcs", || {
                 ec2.describe_vpcs()
+                    .set_filters(vpcs.filters())
                     .into_paginator()
                     .items()
                     .send()
@@ -106,20 +123,22 @@ async fn fetch(cx: &Collect<'_>, ec2: &Client) -> Found {
             }),
         ),
         only_if(
-            wanted(VPC),
+            &routes,
             cx.call("DescribeRouteTables", || {
                 ec2.describe_route_tables()
+                    .set_filters(routes.filters())
                     .into_paginator()
                     .items()
                     .send()
                     .try_collect()
             }),
         ),
-        only_if(wanted(INSTANCE), list_instances(cx, ec2)),
+        only_if(&instances, list_instances(cx, ec2, instances.filters())),
         only_if(
-            wanted(VOLUME),
+            &volumes,
             cx.call("DescribeVolumes", || {
                 ec2.describe_volumes()
+                    .set_filters(volumes.filters())
                     .into_paginator()
                     .items()
                     .send()
@@ -127,10 +146,11 @@ async fn fetch(cx: &Collect<'_>, ec2: &Client) -> Found {
             }),
         ),
         only_if(
-            wanted(VOLUME),
+            &volumes,
             cx.call("DescribeSnapshots", || {
                 ec2.describe_snapshots()
                     .owner_ids("self")
+                    .set_filters(volumes.filters())
                     .into_paginator()
                     .items()
                     .send()
@@ -138,10 +158,11 @@ async fn fetch(cx: &Collect<'_>, ec2: &Client) -> Found {
             }),
         ),
         only_if(
-            wanted(AMI),
+            &images,
             cx.call("DescribeImages", || {
                 ec2.describe_images()
                     .owners("self")
+                    .set_filters(images.filters())
                     .into_paginator()
                     .items()
                     .send()
@@ -154,15 +175,16 @@ async fn fetch(cx: &Collect<'_>, ec2: &Client) -> Found {
     let vpc_ids: Vec<String> = vpcs
         .iter()
         .flatten()
-        .filter_map(Vpc::vpc_id)
-        .filter(|id| in_scope(cx, VPC, "vpc", id))
-        .map(str::to_owned)
+        .filter_map(|v| Some((v.vpc_id()?, v.tags())))
+        .filter(|(id, tags)| in_scope(cx, VPC, "vpc", id, tags))
+        .map(|(id, _)| id.to_owned())
         .collect();
     let volume_ids: HashSet<&str> = volumes
         .iter()
         .flatten()
-        .filter_map(Volume::volume_id)
-        .filter(|id| in_scope(cx, VOLUME, "volume", id))
+        .filter_map(|v| Some((v.volume_id()?, v.tags())))
+        .filter(|(id, tags)| in_scope(cx, VOLUME, "volume", id, tags))
+        .map(|(id, _)| id)
         .collect();
     let snapshot_ids: Vec<String> = snapshots
         .iter()
@@ -214,11 +236,16 @@ async fn fetch(cx: &Collect<'_>, ec2: &Client) -> Found {
     }
 }
 
-/// Every instance of every reservation.
-async fn list_instances(cx: &Collect<'_>, ec2: &Client) -> Listing<Instance> {
+/// Every instance of every reservation (that `filters` select).
+async fn list_instances(
+    cx: &Collect<'_>,
+    ec2: &Client,
+    filters: Option<Vec<Filter>>,
+) -> Listing<Instance> {
     let reservations = cx
         .call("DescribeInstances", || {
             ec2.describe_instances()
+                .set_filters(filters)
                 .into_paginator()
                 .items()
                 .send()
@@ -255,11 +282,101 @@ async fn list_flow_logs(cx: &Collect<'_>, ec2: &Client, vpc_ids: &[String]) -> L
 }
 
 /// A listing when some type in scope needs it; an empty one (and no call) otherwise.
-async fn only_if<T>(needed: bool, listing: impl Future<Output = Listing<T>>) -> Listing<T> {
-    if needed {
-        listing.await
-    } else {
+async fn only_if<T>(
+    narrowing: &Narrowing,
+    listing: impl Future<Output = Listing<T>>,
+) -> Listing<T> {
+    if *narrowing == Narrowing::Skip {
         Ok(Vec::new())
+    } else {
+        listing.await
+    }
+}
+
+/// What a run asks of one resource type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Want {
+    Nothing,
+    /// Every resource of the type in the region (a full scan, or a target that cannot be
+    /// narrowed by id).
+    Every,
+    /// Only these ids.
+    Ids(Vec<String>),
+}
+
+/// How the run wants `resource_type`, whose ids start with `prefix-`. A target may name a
+/// resource by ARN (narrowed to its id) or by its `Name` tag or group name, which no id filter
+/// can find: then the whole type is listed and `Collect::push` picks the document.
+fn want(cx: &Collect<'_>, resource_type: &str, prefix: &str) -> Want {
+    if !type_wanted(cx, resource_type) {
+        return Want::Nothing;
+    }
+    match cx.names(resource_type) {
+        Some(names) => want_named(names, prefix),
+        None => Want::Every,
+    }
+}
+
+/// What the names of a scope's targets ask for: their ids when every name is an id (`prefix-`
+/// and hex digits) or an ARN ending in one, every resource otherwise.
+fn want_named(names: BTreeSet<&str>, prefix: &str) -> Want {
+    let ids: Option<Vec<String>> = names
+        .into_iter()
+        .map(|name| {
+            let id = match name.strip_prefix("arn:") {
+                Some(arn) => arn.rsplit('/').next().unwrap_or(arn),
+                None => name,
+            };
+            let is_id = id
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+            is_id.then(|| id.to_owned())
+        })
+        .collect();
+    match ids {
+        Some(ids) if ids.is_empty() => Want::Nothing,
+        Some(ids) if ids.len() <= FILTER_VALUES_MAX => Want::Ids(ids),
+        _ => Want::Every,
+    }
+}
+
+/// How one listing is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Narrowing {
+    /// Not needed: no call.
+    Skip,
+    /// The whole region.
+    Whole,
+    /// Filtered by `(filter name, values)`. A filter that matches nothing answers an empty
+    /// list, where asking by id would fail for a resource that is gone.
+    By(&'static str, Vec<String>),
+}
+
+impl Narrowing {
+    fn filters(&self) -> Option<Vec<Filter>> {
+        match self {
+            Narrowing::By(name, values) => Some(vec![
+                Filter::builder()
+                    .name(*name)
+                    .set_values(Some(values.clone()))
+                    .build(),
+            ]),
+            Narrowing::Skip | Narrowing::Whole => None,
+        }
+    }
+}
+
+/// The narrowing of a listing that serves its own type (`own`: the filter by that type's ids,
+/// and what is wanted of it) and possibly VPC documents (`vpcs`): filtered by its own ids when
+/// only its own type is wanted, by `vpc-id` when only VPCs are, and whole when both are (one
+/// EC2 filter cannot say "these ids or these VPCs") or when every resource of either is.
+fn narrowing((filter, own): (&'static str, &Want), vpcs: &Want) -> Narrowing {
+    match (own, vpcs) {
+        (Want::Nothing, Want::Nothing) => Narrowing::Skip,
+        (Want::Ids(ids), Want::Nothing) => Narrowing::By(filter, ids.clone()),
+        (Want::Nothing, Want::Ids(ids)) => Narrowing::By("vpc-id", ids.clone()),
+        _ => Narrowing::Whole,
     }
 }
 
@@ -349,7 +466,7 @@ fn report(cx: &mut Collect<'_>, found: &Found) {
         };
         for vpc in found.vpcs.iter().flatten() {
             let Some(id) = vpc.vpc_id() else { continue };
-            if in_scope(cx, VPC, "vpc", id) {
+            if in_scope(cx, VPC, "vpc", id, vpc.tags()) {
                 let doc = vpc_doc(cx, vpc, id, &related);
                 cx.push(doc);
             }
@@ -364,7 +481,7 @@ fn report(cx: &mut Collect<'_>, found: &Found) {
         let Some(id) = volume.volume_id() else {
             continue;
         };
-        if !in_scope(cx, VOLUME, "volume", id) {
+        if !in_scope(cx, VOLUME, "volume", id, volume.tags()) {
             continue;
         }
         let mut doc = envelope(cx, VOLUME, "volume", id, volume.tags());
@@ -493,14 +610,18 @@ fn not_fetched(operation: &'static str) -> AwsError {
     }
 }
 
-/// Whether the account's scope includes `resource_type` in this region at all.
+/// Whether the run wants `resource_type` in this region at all: the account does not exclude
+/// it and, in a targeted run, some target is of that type.
 fn type_wanted(cx: &Collect<'_>, resource_type: &str) -> bool {
-    !cx.account.type_excluded(resource_type) && !cx.account.region_excluded(cx.region)
+    !cx.account.type_excluded(resource_type)
+        && !cx.account.region_excluded(cx.region)
+        && cx.wants_type(resource_type)
 }
 
 /// Whether one resource is in scope (checked before fetching its details).
-fn in_scope(cx: &Collect<'_>, resource_type: &str, kind: &str, id: &str) -> bool {
-    !cx.excluded(cx.region, resource_type, &arn(cx, kind, id))
+fn in_scope(cx: &Collect<'_>, resource_type: &str, kind: &str, id: &str, tags: &[Tag]) -> bool {
+    let doc = envelope(cx, resource_type, kind, id, tags);
+    !cx.excluded(cx.region, resource_type, doc.resource_id()) && cx.in_scope(&doc)
 }
 
 /// `arn:<partition>:ec2:<region>:<account>:<kind>/<id>`.
@@ -1174,6 +1295,46 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::AccessDenied);
         // Not fetched at all is an error too, never an empty list.
         assert!(volume_snapshots(&[&snapshot("snap-2")], &permissions).is_err());
+    }
+
+    #[test]
+    fn targets_by_id_or_arn_narrow_and_names_do_not() {
+        let named = |names: &[&'static str]| want_named(names.iter().copied().collect(), "sg");
+        // In the order of the names: the ARN sorts first.
+        assert_eq!(
+            named(&["sg-0abc12", "arn:aws:ec2:us-east-1:1:security-group/sg-9f"]),
+            Want::Ids(vec!["sg-9f".into(), "sg-0abc12".into()])
+        );
+        // A group name (or a Name tag) cannot be filtered by id.
+        assert_eq!(named(&["sg-0abc12", "sg-web"]), Want::Every);
+        assert_eq!(named(&["bastion"]), Want::Every);
+        assert_eq!(named(&["team/sg-0abc12"]), Want::Every);
+        assert_eq!(named(&[]), Want::Nothing);
+    }
+
+    #[test]
+    fn listings_narrow_by_their_own_ids_or_by_vpc_never_both() {
+        let ids = |v: &[&str]| Want::Ids(v.iter().map(|s| (*s).to_owned()).collect());
+        let groups = |own: &Want, vpcs: &Want| narrowing(("group-id", own), vpcs);
+        let (sg, vpc) = (ids(&["sg-1"]), ids(&["vpc-1"]));
+        assert_eq!(
+            groups(&sg, &Want::Nothing),
+            Narrowing::By("group-id", vec!["sg-1".into()])
+        );
+        assert_eq!(
+            groups(&Want::Nothing, &vpc),
+            Narrowing::By("vpc-id", vec!["vpc-1".into()])
+        );
+        assert_eq!(groups(&sg, &vpc), Narrowing::Whole);
+        assert_eq!(groups(&Want::Every, &Want::Nothing), Narrowing::Whole);
+        assert_eq!(groups(&Want::Nothing, &Want::Every), Narrowing::Whole);
+        assert_eq!(groups(&sg, &Want::Every), Narrowing::Whole);
+        assert_eq!(groups(&Want::Nothing, &Want::Nothing), Narrowing::Skip);
+        assert_eq!(
+            groups(&Want::Nothing, &vpc).filters().unwrap()[0].name(),
+            Some("vpc-id")
+        );
+        assert_eq!(Narrowing::Whole.filters(), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! KMS collector: every key of a region, customer- and AWS-managed, as an `AWS.KMS.Key`
-//! document with its metadata, key policy, rotation status and tags. Runs once per region.
+//! document with its metadata, key policy, rotation status and tags. Runs once per region; a
+//! targeted run lists the keys and reads details only for those in its scope (by id or ARN).
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::types::{
@@ -54,7 +55,11 @@ pub async fn collect(cx: &mut Collect<'_>) {
     let docs: Vec<Doc> = {
         let cx = &*cx;
         stream::iter(keys)
-            .filter(|k| std::future::ready(!cx.excluded(cx.region, KEY, &k.arn)))
+            .filter(|k| {
+                std::future::ready(
+                    !cx.excluded(cx.region, KEY, &k.arn) && cx.in_scope(&envelope(cx, k)),
+                )
+            })
             .map(|k| key(cx, &client, k))
             .buffered(CONCURRENT_KEYS)
             .filter_map(std::future::ready)
@@ -140,8 +145,7 @@ async fn key(cx: &Collect<'_>, client: &Client, listed: Listed) -> Option<Doc> {
         return None;
     }
 
-    let mut doc = Doc::new(KEY, cx.account_id(), cx.region, arn);
-    doc.set("Arn", arn).set("Id", listed.id.as_str());
+    let mut doc = envelope(cx, &listed);
     match &metadata {
         Ok(m) => describe(&mut doc, m),
         Err(e) => {
@@ -166,6 +170,14 @@ async fn key(cx: &Collect<'_>, client: &Client, listed: Listed) -> Option<Doc> {
     doc.set_result("Policy", policy.map(|o| o.policy().map(str::to_owned)));
     doc.set_result("Tags", tags.map(Some));
     Some(doc)
+}
+
+/// The key's document with its envelope filled in.
+fn envelope(cx: &Collect<'_>, listed: &Listed) -> Doc {
+    let mut doc = Doc::new(KEY, cx.account_id(), cx.region, &listed.arn);
+    doc.set("Arn", listed.arn.as_str())
+        .set("Id", listed.id.as_str());
+    doc
 }
 
 /// Whether automatic rotation applies: symmetric encryption keys that the customer manages and

@@ -1,10 +1,13 @@
 //! Scanning: which collectors run where ([`Service`]), the collector interface
 //! ([`collect::Collect`]), the document envelope ([`doc::Doc`]) and SDK shape rendering
-//! ([`shape`]). One file per AWS service holds that service's collector.
+//! ([`shape`]). One file per AWS service holds that service's collector. Whole-account scans
+//! are `run.rs`'s; targeted rescans of the resources events name ([`Scope`]) are `refresh.rs`'s.
 
 pub mod collect;
 pub mod doc;
+mod refresh;
 mod run;
+mod scope;
 pub mod shape;
 
 mod cloudtrail;
@@ -15,7 +18,9 @@ mod s3;
 
 pub use collect::{Collect, Collected, ScanIssue, Unsupported};
 pub use doc::Doc;
+pub use refresh::Refresh;
 pub use run::{Progress, Quiet, RuleSource, ScanError, ScanOptions, Scanner, Task, issue_counts};
+pub use scope::Scope;
 
 /// An AWS service the scanner collects from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,6 +65,13 @@ impl Service {
             Service::CloudTrail => &cloudtrail::RESOURCE_TYPES,
             Service::Kms => &kms::RESOURCE_TYPES,
         }
+    }
+
+    /// The service whose collector produces `resource_type`.
+    pub fn of_type(resource_type: &str) -> Option<Service> {
+        Service::ALL
+            .into_iter()
+            .find(|s| s.resource_types().contains(&resource_type))
     }
 
     /// Runs this service's collector.

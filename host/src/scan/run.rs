@@ -2,19 +2,22 @@
 //! (service, region) collector concurrently, write changed resources to the store, mark the
 //! ones a complete listing no longer shows as deleted (closing their findings), and evaluate
 //! the rules into findings. Collectors know nothing of this; this knows nothing of shapes.
+//! The steps a targeted refresh (`refresh.rs`) shares with a scan live here too.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use time::OffsetDateTime;
 
-use super::Service;
 use super::collect::{Collect, Collected, ScanIssue, Unsupported};
+use super::refresh::Sessions;
+use super::{Doc, Scope, Service};
 use crate::account::Account;
+use crate::alerts::Alerter;
 use crate::aws::{AwsError, Session};
-use crate::findings::{self, Evaluator};
+use crate::findings::{self, Evaluator, Outcome};
 use crate::store::{ResourceFilter, ResourceRecord, ScanRecord, Store, StoreError};
 
 /// Why a scan could not be done at all (per-service failures are issues, not errors).
@@ -104,10 +107,14 @@ impl RuleSource for Arc<Evaluator> {
 
 /// Scans accounts into a store and evaluates them.
 pub struct Scanner {
-    host: Session,
-    store: Arc<dyn Store>,
-    rules: Arc<dyn RuleSource>,
-    options: ScanOptions,
+    pub(super) host: Session,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) rules: Arc<dyn RuleSource>,
+    pub(super) options: ScanOptions,
+    /// Sessions kept for refreshes, which come too often to assume the role each time.
+    pub(super) sessions: Sessions,
+    /// Told of findings that start or stop failing, except in an account's baseline scan.
+    pub(super) alerter: Option<Arc<Alerter>>,
 }
 
 impl Scanner {
@@ -122,6 +129,24 @@ impl Scanner {
             store,
             rules,
             options,
+            sessions: Sessions::default(),
+            alerter: None,
+        }
+    }
+
+    /// Raises alerts through `alerter` for the findings scans and refreshes flip.
+    pub fn with_alerts(mut self, alerter: Arc<Alerter>) -> Scanner {
+        self.alerter = Some(alerter);
+        self
+    }
+
+    /// Raises the alerts an evaluation's transitions call for; a failure to record them is
+    /// logged, never a reason to fail the scan that found them.
+    pub(super) fn alert(&self, account: &Account, outcome: &Outcome) {
+        if let Some(alerter) = &self.alerter
+            && let Err(e) = alerter.raise(&outcome.transitions)
+        {
+            tracing::error!(account = %account.name, error = %e, "cannot record alerts");
         }
     }
 
@@ -138,29 +163,7 @@ impl Scanner {
             source,
         };
 
-        let session = self
-            .host
-            .assume(
-                &account.role_arn,
-                account.external_id.as_deref(),
-                "palisade-scan",
-            )
-            .await;
-        let found = session
-            .caller_account()
-            .await
-            .map_err(|source| ScanError::Identity {
-                account: account.name.clone(),
-                role: account.role_arn.clone(),
-                source,
-            })?;
-        if found != account.account_id {
-            return Err(ScanError::WrongAccount {
-                account: account.name.clone(),
-                expected: account.account_id.clone(),
-                found,
-            });
-        }
+        let session = self.open_session(account, "palisade-scan").await?;
         let regions = self.regions(&session, account).await?;
         let tasks = plan(account, session.home_region(), &regions);
         tracing::info!(
@@ -172,38 +175,14 @@ impl Scanner {
         );
         progress.planned(account, tasks.len());
 
-        // What earlier scans found unimplemented is skipped for a week, then tried again.
         let last = self.store.last_scan(&account.name).map_err(store_err)?;
-        let unsupported = Unsupported::from_known(
-            last.iter()
-                .flat_map(|s| s.unsupported.clone())
-                .filter(|(_, since)| (started_at - *since).unsigned_abs() < UNSUPPORTED_FOR)
-                .collect(),
-        );
-        let mut runs = futures::stream::iter(tasks)
-            .map(|task| {
-                let (session, unsupported) = (&session, unsupported.clone());
-                async move {
-                    progress.started(&task);
-                    let t0 = Instant::now();
-                    let mut cx = Collect::new(
-                        session,
-                        account,
-                        task.service.name(),
-                        &task.region,
-                        unsupported,
-                    );
-                    task.service.collect(&mut cx).await;
-                    let out = cx.finish();
-                    progress.finished(&task, out.docs.len(), out.issues.len(), t0.elapsed());
-                    (task, out)
-                }
-            })
-            .buffer_unordered(self.options.concurrency.max(1));
+        let unsupported = unsupported_memo(last.as_ref(), started_at);
+        let planned = tasks.into_iter().map(|task| (task, None)).collect();
+        let mut runs = self.run_collectors(&session, account, planned, &unsupported, progress);
         // Each run's documents go to the store as soon as it ends: memory holds one run's
         // documents at a time, not the whole account's.
         let (mut seen, mut covered, mut issues) = (Seen::default(), Covered::default(), Vec::new());
-        while let Some((task, out)) = runs.next().await {
+        while let Some((task, _, out)) = runs.next().await {
             issues.extend(
                 self.write(account, &task, out, &mut seen, &mut covered)
                     .map_err(store_err)?,
@@ -239,14 +218,11 @@ impl Scanner {
         progress.evaluating(to_evaluate.len());
         let evaluated = to_evaluate.len() as u64;
         let ruleset = evaluator.ruleset().to_owned();
-        // Packs run on CPU for a while: off the async workers.
-        tokio::task::spawn_blocking(move || evaluator.evaluate(&to_evaluate, now))
-            .await
-            .map_err(|e| ScanError::Evaluation {
-                account: account.name.clone(),
-                message: e.to_string(),
-            })?
-            .map_err(store_err)?;
+        let outcome = self.evaluate(account, evaluator, to_evaluate, now).await?;
+        // The baseline is where the account starts, not a change in it: no alerts for it.
+        if last.is_some() {
+            self.alert(account, &outcome);
+        }
         let (failing, errors) =
             findings::open_summary(self.store.as_ref(), &account.account_id).map_err(store_err)?;
 
@@ -293,6 +269,91 @@ impl Scanner {
         self.store.put_scan(&record).map_err(store_err)?;
         self.store.flush().map_err(store_err)?;
         Ok(record)
+    }
+
+    /// Assumes the account's role (as `session_name`, which the account's CloudTrail shows)
+    /// and checks that it answers as the account.
+    pub(super) async fn open_session(
+        &self,
+        account: &Account,
+        session_name: &str,
+    ) -> Result<Session, ScanError> {
+        let session = self
+            .host
+            .assume(
+                &account.role_arn,
+                account.external_id.as_deref(),
+                session_name,
+            )
+            .await;
+        let found = session
+            .caller_account()
+            .await
+            .map_err(|source| ScanError::Identity {
+                account: account.name.clone(),
+                role: account.role_arn.clone(),
+                source,
+            })?;
+        if found != account.account_id {
+            return Err(ScanError::WrongAccount {
+                account: account.name.clone(),
+                expected: account.account_id.clone(),
+                found,
+            });
+        }
+        Ok(session)
+    }
+
+    /// Runs collector runs (each with its scope, `None` for everything) a few at a time and
+    /// yields each one's output as it ends.
+    pub(super) fn run_collectors<'a>(
+        &self,
+        session: &'a Session,
+        account: &'a Account,
+        runs: Vec<(Task, Option<Arc<Scope>>)>,
+        unsupported: &'a Unsupported,
+        progress: &'a dyn Progress,
+    ) -> impl Stream<Item = (Task, Option<Arc<Scope>>, Collected)> + 'a {
+        futures::stream::iter(runs)
+            .map(move |(task, scope)| async move {
+                progress.started(&task);
+                let t0 = Instant::now();
+                let mut cx = Collect::new(
+                    session,
+                    account,
+                    task.service.name(),
+                    &task.region,
+                    unsupported.clone(),
+                );
+                if let Some(scope) = &scope {
+                    cx = cx.with_scope(scope.clone());
+                }
+                task.service.collect(&mut cx).await;
+                let out = cx.finish();
+                progress.finished(&task, out.docs.len(), out.issues.len(), t0.elapsed());
+                (task, scope, out)
+            })
+            .buffer_unordered(self.options.concurrency.max(1))
+    }
+
+    /// Evaluates `resources` into findings. Packs run on CPU for a while: off the async workers.
+    pub(super) async fn evaluate(
+        &self,
+        account: &Account,
+        evaluator: Arc<Evaluator>,
+        resources: Vec<ResourceRecord>,
+        now: OffsetDateTime,
+    ) -> Result<Outcome, ScanError> {
+        tokio::task::spawn_blocking(move || evaluator.evaluate(&resources, now))
+            .await
+            .map_err(|e| ScanError::Evaluation {
+                account: account.name.clone(),
+                message: e.to_string(),
+            })?
+            .map_err(|source| ScanError::Store {
+                account: account.name.clone(),
+                source,
+            })
     }
 
     /// Enabled regions of the account's partition, restricted by the options, minus exclusions.
@@ -345,30 +406,64 @@ impl Scanner {
                 covered.0.insert(((*ty).to_owned(), region));
             }
         }
-        let now = OffsetDateTime::now_utc();
-        for doc in out.docs {
+        for written in self.write_docs(account, out.docs, OffsetDateTime::now_utc())? {
+            seen.changed += u64::from(written.changed);
+            seen.ids.insert(written.record.resource_id);
+        }
+        Ok(out.issues)
+    }
+
+    /// Stores the documents that are new or differ from the stored ones (stamped `now`), and
+    /// returns every document as the store now holds it.
+    pub(super) fn write_docs(
+        &self,
+        account: &Account,
+        docs: Vec<Doc>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Written>, StoreError> {
+        let mut written = Vec::with_capacity(docs.len());
+        for doc in docs {
             let id = doc.resource_id().to_owned();
             let (ty, region) = (doc.resource_type().to_owned(), doc.region().to_owned());
             let document = doc.into_value();
             let old = self.store.get_resource(&account.account_id, &ty, &id)?;
-            let unchanged = old
-                .as_ref()
-                .is_some_and(|o| o.deleted_at.is_none() && o.document == document);
-            if !unchanged {
-                self.store.put_resource(&ResourceRecord {
-                    account_id: account.account_id.clone(),
-                    resource_type: ty,
-                    resource_id: id.clone(),
-                    region,
-                    document,
-                    updated_at: now,
-                    deleted_at: None,
-                })?;
-                seen.changed += 1;
-            }
-            seen.ids.insert(id);
+            let (record, changed) = match old {
+                Some(old) if old.deleted_at.is_none() && old.document == document => (old, false),
+                _ => {
+                    let record = ResourceRecord {
+                        account_id: account.account_id.clone(),
+                        resource_type: ty,
+                        resource_id: id,
+                        region,
+                        document,
+                        updated_at: now,
+                        deleted_at: None,
+                    };
+                    self.store.put_resource(&record)?;
+                    (record, true)
+                }
+            };
+            written.push(Written { record, changed });
         }
-        Ok(out.issues)
+        Ok(written)
+    }
+
+    /// Marks resources deleted as of `now` and closes their findings; returns their ids.
+    pub(super) fn retire(
+        &self,
+        account: &Account,
+        gone: Vec<ResourceRecord>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::with_capacity(gone.len());
+        for mut r in gone {
+            r.deleted_at = Some(now);
+            self.store.put_resource(&r)?;
+            ids.push(r.resource_id);
+        }
+        let gone: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        findings::close_findings(self.store.as_ref(), &account.account_id, &gone, now)?;
+        Ok(ids)
     }
 
     /// Marks live resources the scan did not see as deleted where their listing was complete
@@ -385,25 +480,34 @@ impl Scanner {
             account_id: Some(account.account_id.clone()),
             ..ResourceFilter::default()
         })?;
-        let (mut gone, mut live) = (Vec::new(), Vec::new());
-        for mut r in stored {
-            if r.deleted_at.is_some() {
-                continue;
-            }
-            let unseen = !seen.contains(&r.resource_id);
-            let excluded = account.excludes(&r.region, &r.resource_type, &r.resource_id);
-            if unseen && (excluded || covered.covers(&r.resource_type, &r.region)) {
-                r.deleted_at = Some(now);
-                self.store.put_resource(&r)?;
-                gone.push(r.resource_id);
-            } else {
-                live.push(r);
-            }
-        }
-        let ids: HashSet<&str> = gone.iter().map(String::as_str).collect();
-        findings::close_findings(self.store.as_ref(), &account.account_id, &ids, now)?;
+        let (gone, live): (Vec<_>, Vec<_>) = stored
+            .into_iter()
+            .filter(|r| r.deleted_at.is_none())
+            .partition(|r| {
+                let unseen = !seen.contains(&r.resource_id);
+                let excluded = account.excludes(&r.region, &r.resource_type, &r.resource_id);
+                unseen && (excluded || covered.covers(&r.resource_type, &r.region))
+            });
+        let gone = self.retire(account, gone, now)?;
         Ok((gone.len() as u64, live))
     }
+}
+
+/// A collected document as the store now holds it.
+pub(super) struct Written {
+    pub record: ResourceRecord,
+    /// Whether it was stored now: new, or different from the stored one.
+    pub changed: bool,
+}
+
+/// The operations earlier scans found unimplemented, skipped for a week and then tried again.
+pub(super) fn unsupported_memo(last: Option<&ScanRecord>, now: OffsetDateTime) -> Unsupported {
+    Unsupported::from_known(
+        last.iter()
+            .flat_map(|s| s.unsupported.clone())
+            .filter(|(_, since)| (now - *since).unsigned_abs() < UNSUPPORTED_FOR)
+            .collect(),
+    )
 }
 
 /// How long an operation found unimplemented is skipped before it is tried again.

@@ -1,7 +1,8 @@
 //! S3 collector: every bucket of the account as an `AWS.S3.Bucket` document, whatever its
 //! region, with its encryption, ACL, policy, public access block, versioning, logging,
 //! lifecycle, object lock and tags. S3 is global: this runs once, from the home region, and
-//! reads each bucket's details through a client for the bucket's own region.
+//! reads each bucket's details through a client for the bucket's own region. A targeted run
+//! still lists the buckets but reads details only for those in its scope.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -59,8 +60,13 @@ pub async fn collect(cx: &mut Collect<'_>) {
         return;
     }
     let clients = Clients::new(cx.session);
-    let buckets = match list_buckets(cx, &clients.get(cx.region)).await {
-        Ok(buckets) => buckets,
+    // Listed even for one bucket: a single call gives its creation date and region, and its
+    // absence from a complete listing proves the bucket gone. Details only for buckets in scope.
+    let buckets: Vec<Listed> = match list_buckets(cx, &clients.get(cx.region)).await {
+        Ok(buckets) => buckets
+            .into_iter()
+            .filter(|b| cx.in_scope(&envelope(cx, cx.region, &arn_of(&b.name), b)))
+            .collect(),
         Err(e) => {
             cx.listing_failed(BUCKET, &e);
             return;
@@ -128,7 +134,7 @@ async fn list_buckets(cx: &Collect<'_>, client: &Client) -> Result<Vec<Listed>, 
 /// One bucket's document, or `None` when it is excluded or was deleted during the scan.
 async fn bucket(cx: &Collect<'_>, clients: &Clients<'_>, listed: Listed) -> Option<Doc> {
     let name = listed.name.as_str();
-    let arn = format!("arn:aws:s3:::{name}");
+    let arn = arn_of(name);
     let region = match &listed.region {
         Some(region) => Ok(region.clone()),
         None => location(cx, &clients.get(cx.region), name).await,
@@ -239,6 +245,10 @@ async fn bucket(cx: &Collect<'_>, clients: &Clients<'_>, listed: Listed) -> Opti
         lock.map(|o| o.object_lock_configuration().map(ToJson::to_json)),
     );
     Some(doc)
+}
+
+fn arn_of(bucket: &str) -> String {
+    format!("arn:aws:s3:::{bucket}")
 }
 
 /// The document with its envelope filled in.

@@ -1,9 +1,11 @@
 //! The IAM calls of one scan, each with its own outcome: paginated
 //! `GetAccountAuthorizationDetails`, `ListRoles` and `ListVirtualMFADevices`, the credential
 //! report and `GetAccountPasswordPolicy`. Pages hold up to 1000 items, so the number of calls
-//! does not follow the number of entities.
+//! does not follow the number of entities. A targeted run skips the parts that no resource type
+//! in its scope is built from.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{
@@ -11,22 +13,33 @@ use aws_sdk_iam::types::{
     RoleDetail, UserDetail, VirtualMfaDevice,
 };
 
-use super::DETAILS;
 use super::credential_report::{self, CredentialReport};
+use super::{DETAILS, GROUP, PASSWORD_POLICY, POLICY, ROLE, ROOT_USER, USER};
 use crate::aws::{AwsError, ErrorKind};
 use crate::scan::Collect;
 
 /// Items per page of the listing calls: IAM's maximum, so most accounts fit in one page.
 const PAGE_SIZE: i32 = 1000;
 
-/// Fetches everything at once; the calls run concurrently.
+/// Fetches everything the run's resource types need (all of it in a full scan); the calls run
+/// concurrently. `GetAccountAuthorizationDetails` cannot be narrowed to a few entities: when one
+/// user, role, group or policy is wanted the whole account is read and `Collect::push` keeps
+/// the ones in scope.
 pub async fn everything(cx: &Collect<'_>, iam: &Client) -> Fetched {
+    let needed = |types: &[&str]| types.iter().any(|t| cx.wants_type(t));
     let (details, roles, report, mfa, password) = futures::join!(
-        authorization_details(cx, iam),
-        list_roles(cx, iam),
-        credential_report::fetch(cx, iam),
-        assigned_mfa_devices(cx, iam),
-        password_policy(cx, iam),
+        when(
+            needed(&[USER, ROLE, GROUP, POLICY]),
+            authorization_details(cx, iam)
+        ),
+        when(needed(&[ROLE]), list_roles(cx, iam)),
+        // Groups show their members' last password use, which only the report has.
+        when(
+            needed(&[USER, GROUP, ROOT_USER]),
+            credential_report::fetch(cx, iam)
+        ),
+        when(needed(&[USER, ROOT_USER]), assigned_mfa_devices(cx, iam)),
+        when(needed(&[PASSWORD_POLICY]), password_policy(cx, iam)),
     );
     Fetched {
         details,
@@ -34,6 +47,24 @@ pub async fn everything(cx: &Collect<'_>, iam: &Client) -> Fetched {
         report,
         mfa,
         password,
+    }
+}
+
+/// One part of the fetch when a document in scope is built from it. A part left out is an
+/// error that no document reads: only the types that need it are built.
+async fn when<T>(
+    needed: bool,
+    part: impl Future<Output = Result<T, AwsError>>,
+) -> Result<T, AwsError> {
+    if needed {
+        part.await
+    } else {
+        Err(AwsError {
+            operation: "(not fetched)",
+            kind: ErrorKind::Other,
+            code: None,
+            message: "no resource type in this run's scope needs this part".into(),
+        })
     }
 }
 

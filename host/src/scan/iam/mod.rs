@@ -49,7 +49,8 @@ crate::json_shape! {
 }
 crate::json_enum!(PermissionsBoundaryAttachmentType);
 
-/// Collects every IAM resource type of the account.
+/// Collects every IAM resource type of the account (in a targeted run, the types in scope;
+/// `Collect::push` keeps the entities it names).
 pub async fn collect(cx: &mut Collect<'_>) {
     let fetched = fetch::everything(cx, &cx.session.iam()).await;
 
@@ -59,36 +60,52 @@ pub async fn collect(cx: &mut Collect<'_>) {
         account_id: &account_id,
         fetched: &fetched,
     };
+    let listed: Vec<&'static str> = [USER, ROLE, GROUP, POLICY]
+        .into_iter()
+        .filter(|t| cx.wants_type(t))
+        .collect();
     match &fetched.details {
         Ok(details) => {
             let ix = Index::new(details);
-            for user in &details.users {
-                push_with(cx, USER, user.arn(), |id| view.user(id, user, &ix));
+            if listed.contains(&USER) {
+                for user in &details.users {
+                    push_with(cx, USER, user.arn(), |id| view.user(id, user, &ix));
+                }
             }
-            for role in &details.roles {
-                push_with(cx, ROLE, role.arn(), |id| view.role(id, role));
+            if listed.contains(&ROLE) {
+                for role in &details.roles {
+                    push_with(cx, ROLE, role.arn(), |id| view.role(id, role));
+                }
             }
-            for group in &details.groups {
-                push_with(cx, GROUP, group.arn(), |id| view.group(id, group, &ix));
+            if listed.contains(&GROUP) {
+                for group in &details.groups {
+                    push_with(cx, GROUP, group.arn(), |id| view.group(id, group, &ix));
+                }
             }
-            for policy in &details.policies {
-                push_with(cx, POLICY, policy.arn(), |id| view.policy(id, policy, &ix));
+            if listed.contains(&POLICY) {
+                for policy in &details.policies {
+                    push_with(cx, POLICY, policy.arn(), |id| view.policy(id, policy, &ix));
+                }
             }
         }
         Err(e) => {
-            for resource_type in [USER, ROLE, GROUP, POLICY] {
+            for resource_type in listed {
                 cx.listing_failed(resource_type, e);
             }
         }
     }
-    let root_arn = format!("arn:{partition}:iam::{account_id}:root");
-    push_with(cx, ROOT_USER, Some(&root_arn), |id| {
-        view.root_user(id, &partition)
-    });
-    let policy_id = format!("{account_id}::{PASSWORD_POLICY}");
-    push_with(cx, PASSWORD_POLICY, Some(&policy_id), |id| {
-        view.password_policy(id)
-    });
+    if cx.wants_type(ROOT_USER) {
+        let root_arn = format!("arn:{partition}:iam::{account_id}:root");
+        push_with(cx, ROOT_USER, Some(&root_arn), |id| {
+            view.root_user(id, &partition)
+        });
+    }
+    if cx.wants_type(PASSWORD_POLICY) {
+        let policy_id = format!("{account_id}::{PASSWORD_POLICY}");
+        push_with(cx, PASSWORD_POLICY, Some(&policy_id), |id| {
+            view.password_policy(id)
+        });
+    }
 }
 
 /// Builds and pushes one document unless it is out of scope. Entities without an ARN (which
