@@ -20,7 +20,7 @@ use crate::store::{
 };
 
 /// What one evaluation pass changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
     /// (rule, resource) pairs evaluated.
     pub verdicts: u64,
@@ -30,6 +30,36 @@ pub struct Outcome {
     pub changed: u64,
     /// Verdicts by (rule id, status).
     pub by_rule: BTreeMap<(String, FindingStatus), u64>,
+    /// The changes an alert reports: into `fail` (from nothing, `pass`, `error` or closed) and
+    /// from `fail` to `pass`. Whether to alert on them is the caller's choice.
+    pub transitions: Vec<Transition>,
+}
+
+/// A finding that started or stopped failing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// The state before; `None` for a finding seen for the first time.
+    pub from: Option<FindingState>,
+    /// The finding as now stored.
+    pub finding: FindingRecord,
+}
+
+impl Transition {
+    /// The transitions worth an alert among the change `from` → `finding.state()`.
+    fn of(from: Option<FindingState>, finding: &FindingRecord) -> Option<Transition> {
+        let to = finding.state();
+        let failing = to == FindingState::Fail && from != Some(FindingState::Fail);
+        let resolved = from == Some(FindingState::Fail) && to == FindingState::Pass;
+        (failing || resolved).then(|| Transition {
+            from,
+            finding: finding.clone(),
+        })
+    }
+
+    /// Whether the finding started failing (rather than stopped).
+    pub fn is_failing(&self) -> bool {
+        self.finding.state() == FindingState::Fail
+    }
 }
 
 /// Told about every evaluation pass (metrics).
@@ -201,11 +231,14 @@ impl Evaluator {
                 status_changed_at: now,
                 closed_at: None,
             };
-            match record_verdict(self.store.as_ref(), previous, record, now)? {
+            let from = previous.as_ref().map(FindingRecord::state);
+            let (change, stored) = record_verdict(self.store.as_ref(), previous, record, now)?;
+            match change {
                 Change::New => outcome.new += 1,
                 Change::Changed => outcome.changed += 1,
-                Change::Same => {}
+                Change::Same => continue,
             }
+            outcome.transitions.extend(Transition::of(from, &stored));
         }
         if let Some(observer) = &self.observer {
             observer.evaluated(&outcome, started.elapsed());
@@ -235,7 +268,7 @@ fn record_verdict(
     previous: Option<FindingRecord>,
     mut record: FindingRecord,
     now: OffsetDateTime,
-) -> Result<Change, StoreError> {
+) -> Result<(Change, FindingRecord), StoreError> {
     let from = previous.as_ref().map(FindingRecord::state);
     let to = record.state();
     if let Some(p) = &previous {
@@ -246,21 +279,22 @@ fn record_verdict(
     }
     store.put_finding(&record)?;
     if from == Some(to) {
-        return Ok(Change::Same);
+        return Ok((Change::Same, record));
     }
     store.append_finding_change(&FindingChange {
-        rule_id: record.rule_id,
-        resource_id: record.resource_id,
+        rule_id: record.rule_id.clone(),
+        resource_id: record.resource_id.clone(),
         at: now,
         from,
         to,
-        message: record.message,
+        message: record.message.clone(),
     })?;
-    Ok(if from.is_none() {
+    let change = if from.is_none() {
         Change::New
     } else {
         Change::Changed
-    })
+    };
+    Ok((change, record))
 }
 
 /// Re-applies `suppressions` to the open findings of `rule_id`: failures they now cover become

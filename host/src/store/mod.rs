@@ -6,6 +6,7 @@ mod sled;
 
 pub use self::sled::SledStore;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::account::Account;
@@ -603,8 +604,110 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<ScanJob>, StoreError>;
 
+    /// Puts (replacing) `value` under `key` in `queue`.
+    fn queue_put(&self, queue: Queue, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// Puts `value` under `key` unless the key is taken; whether it was put. Atomic, so two
+    /// writers of one key cannot both win.
+    fn queue_insert_new(&self, queue: Queue, key: &str, value: &[u8]) -> Result<bool, StoreError>;
+    fn queue_get(&self, queue: Queue, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every entry of `queue`, in key order, at most `limit`.
+    fn queue_list(&self, queue: Queue, limit: usize) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    fn queue_remove(&self, queue: Queue, key: &str) -> Result<bool, StoreError>;
+
     /// Makes every write so far durable on disk.
     fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// The durable queues of the real-time path. Entries are JSON records whose layout belongs to
+/// their owner (`events`, `alerts`); the store only keeps them in key order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Queue {
+    /// Targets taken from the event queue whose rescan has not finished.
+    EventTargets,
+    /// Queue messages that could not be read, kept for inspection.
+    RejectedMessages,
+    /// Alerts raised, with the state of their delivery.
+    Alerts,
+}
+
+impl Queue {
+    pub const ALL: [Queue; 3] = [Queue::EventTargets, Queue::RejectedMessages, Queue::Alerts];
+
+    /// The name of the queue's tree in the store.
+    pub fn name(self) -> &'static str {
+        match self {
+            Queue::EventTargets => "event_targets",
+            Queue::RejectedMessages => "rejected_messages",
+            Queue::Alerts => "alerts",
+        }
+    }
+}
+
+/// Puts a record as JSON under `key` in `queue`.
+pub fn queue_put_json<T: Serialize>(
+    store: &dyn Store,
+    queue: Queue,
+    key: &str,
+    value: &T,
+) -> Result<(), StoreError> {
+    store.queue_put(queue, key, &encode_record(queue, value)?)
+}
+
+/// Puts a record as JSON unless `key` is taken; whether it was put.
+pub fn queue_insert_new_json<T: Serialize>(
+    store: &dyn Store,
+    queue: Queue,
+    key: &str,
+    value: &T,
+) -> Result<bool, StoreError> {
+    store.queue_insert_new(queue, key, &encode_record(queue, value)?)
+}
+
+/// The record under `key`, decoded.
+pub fn queue_get_json<T: DeserializeOwned>(
+    store: &dyn Store,
+    queue: Queue,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
+    store
+        .queue_get(queue, key)?
+        .map(|bytes| decode_record(queue, key, &bytes))
+        .transpose()
+}
+
+/// Up to `limit` records of `queue` with their keys, decoded, in key order.
+pub fn queue_list_json<T: DeserializeOwned>(
+    store: &dyn Store,
+    queue: Queue,
+    limit: usize,
+) -> Result<Vec<(String, T)>, StoreError> {
+    store
+        .queue_list(queue, limit)?
+        .into_iter()
+        .map(|(key, bytes)| {
+            let value = decode_record(queue, &key, &bytes)?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
+fn encode_record<T: Serialize>(queue: Queue, value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|source| StoreError::Encode {
+        what: queue.name(),
+        source,
+    })
+}
+
+fn decode_record<T: DeserializeOwned>(
+    queue: Queue,
+    key: &str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
+        tree: queue.name(),
+        key: key.to_owned(),
+        source,
+    })
 }
 
 /// Why an account could not be added.

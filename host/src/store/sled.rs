@@ -7,7 +7,7 @@ mod index;
 use self::index::{FindingIndex, IndexedFields, SharedIndex};
 use super::{
     Account, FindingChange, FindingFilter, FindingPage, FindingQuery, FindingRecord,
-    FindingSummary, KEY_SEPARATOR, ModuleEntry, ModuleMeta, ModuleRecord, ResourceFilter,
+    FindingSummary, KEY_SEPARATOR, ModuleEntry, ModuleMeta, ModuleRecord, Queue, ResourceFilter,
     ResourcePage, ResourceQuery, ResourceRecord, RuleToggle, ScanJob, ScanRecord, Store,
     StoreError, Suppression, check_component, check_digest, encode_key, encode_prefix, escape_key,
     key_component,
@@ -51,6 +51,8 @@ const SUPPRESSIONS: &str = "suppressions";
 /// `ScanJob` JSON by job id; ids sort by time, so the newest job is the last key.
 const SCAN_JOBS: &str = "scan_jobs";
 
+// The durable queues (`Queue`) are one tree each, named by `Queue::name`.
+
 /// A `Store` backed by an embedded sled database; cheap to clone (clones share the database
 /// and the findings index).
 #[derive(Clone, Debug)]
@@ -69,6 +71,8 @@ pub struct SledStore {
     rule_toggles: Tree,
     suppressions: Tree,
     scan_jobs: Tree,
+    /// One tree per `Queue`, in `Queue::ALL` order.
+    queues: [Tree; 3],
     /// Every finding in `findings`, built by the first query. Writers of `findings` hold its
     /// write lock across the sled write and the index update, so the index never misses one.
     finding_index: SharedIndex,
@@ -122,9 +126,19 @@ impl SledStore {
             rule_toggles: db.open_tree(RULE_TOGGLES)?,
             suppressions: db.open_tree(SUPPRESSIONS)?,
             scan_jobs: db.open_tree(SCAN_JOBS)?,
+            queues: [
+                db.open_tree(Queue::ALL[0].name())?,
+                db.open_tree(Queue::ALL[1].name())?,
+                db.open_tree(Queue::ALL[2].name())?,
+            ],
             finding_index: SharedIndex::default(),
             db,
         })
+    }
+
+    fn queue(&self, queue: Queue) -> &Tree {
+        let index = Queue::ALL.iter().position(|q| *q == queue);
+        &self.queues[index.expect("Queue::ALL lists every queue")]
     }
 
     /// Runs `f` on the findings index, building it first if no query did yet. The index's lock
@@ -971,6 +985,54 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn queue_put(&self, queue: Queue, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        check_component("queue key", key)?;
+        self.queue(queue)
+            .insert(key.as_bytes(), value)
+            .map_err(backend("queue_put"))?;
+        Ok(())
+    }
+
+    fn queue_insert_new(&self, queue: Queue, key: &str, value: &[u8]) -> Result<bool, StoreError> {
+        check_component("queue key", key)?;
+        let swapped = self
+            .queue(queue)
+            .compare_and_swap(key.as_bytes(), None::<&[u8]>, Some(value))
+            .map_err(backend("queue_insert_new"))?;
+        Ok(swapped.is_ok())
+    }
+
+    fn queue_get(&self, queue: Queue, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        check_component("queue key", key)?;
+        Ok(self
+            .queue(queue)
+            .get(key.as_bytes())
+            .map_err(backend("queue_get"))?
+            .map(|v| v.to_vec()))
+    }
+
+    fn queue_list(&self, queue: Queue, limit: usize) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.queue(queue)
+            .iter()
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry.map_err(backend("queue_list"))?;
+                let key = String::from_utf8(key.to_vec())
+                    .map_err(|_| StoreError::InvalidKey(escape_key(&key)))?;
+                Ok((key, value.to_vec()))
+            })
+            .collect()
+    }
+
+    fn queue_remove(&self, queue: Queue, key: &str) -> Result<bool, StoreError> {
+        check_component("queue key", key)?;
+        Ok(self
+            .queue(queue)
+            .remove(key.as_bytes())
+            .map_err(backend("queue_remove"))?
+            .is_some())
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(backend("flush"))?;
         Ok(())
@@ -993,6 +1055,51 @@ mod tests {
 
     fn store() -> SledStore {
         SledStore::temporary().expect("temporary store")
+    }
+
+    #[test]
+    fn queues_keep_entries_apart_in_key_order_and_insert_new_is_exclusive() {
+        let s = store();
+        let q = Queue::EventTargets;
+        assert!(s.queue_insert_new(q, "b", b"1").unwrap());
+        assert!(
+            !s.queue_insert_new(q, "b", b"2").unwrap(),
+            "the key is taken"
+        );
+        s.queue_put(q, "a", b"0").unwrap();
+        s.queue_put(Queue::Alerts, "a", b"other").unwrap();
+        let listed = s.queue_list(q, usize::MAX).unwrap();
+        assert_eq!(
+            listed,
+            vec![
+                ("a".to_owned(), b"0".to_vec()),
+                ("b".to_owned(), b"1".to_vec())
+            ]
+        );
+        assert_eq!(s.queue_list(q, 1).unwrap().len(), 1);
+        assert_eq!(
+            s.queue_get(Queue::Alerts, "a").unwrap().as_deref(),
+            Some(&b"other"[..])
+        );
+        assert!(s.queue_remove(q, "a").unwrap());
+        assert!(!s.queue_remove(q, "a").unwrap());
+        assert_eq!(s.queue_get(q, "a").unwrap(), None);
+        assert!(matches!(
+            s.queue_put(q, "", b"x"),
+            Err(StoreError::InvalidKey(_))
+        ));
+    }
+
+    #[test]
+    fn queue_json_records_round_trip_and_report_corruption() {
+        let s = store();
+        let q = Queue::RejectedMessages;
+        super::super::queue_put_json(&s, q, "m1", &json!({"id": "m1"})).unwrap();
+        s.queue_put(q, "m2", b"not json").unwrap();
+        let one: Option<serde_json::Value> = super::super::queue_get_json(&s, q, "m1").unwrap();
+        assert_eq!(one, Some(json!({"id": "m1"})));
+        let err = super::super::queue_list_json::<serde_json::Value>(&s, q, 10).unwrap_err();
+        assert!(err.to_string().contains("rejected_messages"), "{err}");
     }
 
     fn resource(account: &str, rtype: &str, id: &str) -> ResourceRecord {
