@@ -5,6 +5,7 @@
 //! [`cli`] (the command line).
 
 pub mod account;
+pub mod alerts;
 pub mod aws;
 pub mod cli;
 pub mod engine;

@@ -158,6 +158,16 @@ impl Session {
         }
     }
 
+    /// The same identity, sharing its cached credentials, with a call count of its own (one
+    /// refresh's calls on a session kept between refreshes).
+    pub fn recounted(&self) -> Session {
+        Session {
+            config: self.config.clone(),
+            options: self.options.clone(),
+            calls: CallCounter::default(),
+        }
+    }
+
     /// The account id of this session's identity (`sts:GetCallerIdentity`).
     pub async fn caller_account(&self) -> Result<String, AwsError> {
         let out = self
@@ -238,5 +248,15 @@ impl Session {
             .retry_classifier(retry::NotImplementedClassifier)
             .build();
         aws_sdk_kms::Client::from_conf(conf)
+    }
+
+    /// An SQS client for `region` (the event queue is read with the host's own identity).
+    pub fn sqs(&self, region: &str) -> aws_sdk_sqs::Client {
+        let conf = aws_sdk_sqs::config::Builder::from(&self.config)
+            .region(Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .retry_classifier(retry::NotImplementedClassifier)
+            .build();
+        aws_sdk_sqs::Client::from_conf(conf)
     }
 }

@@ -5,6 +5,8 @@
 
 pub mod mapping;
 pub mod message;
+pub mod pending;
+pub mod realtime;
 pub mod template;
 
 mod target;
