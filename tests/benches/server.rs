@@ -81,6 +81,8 @@ async fn start(store: Arc<SledStore>, builtin: bool, dir: &Path) -> Server {
         },
         max_module_bytes: 50 << 20,
         shutdown_grace: Duration::from_secs(60),
+        alerts: Default::default(),
+        events: None,
     };
     Server::start(options, store, Arc::new(registry), metrics)
         .await

@@ -210,6 +210,16 @@ fn routes() -> Vec<Route> {
             ),
             200,
         ),
+        // Real-time events and alerts
+        route(Method::GET, "/api/v1/events", "/api/v1/events", Reader, 200),
+        route(
+            Method::GET,
+            "/api/v1/events/rejected",
+            "/api/v1/events/rejected",
+            Reader,
+            200,
+        ),
+        route(Method::GET, "/api/v1/alerts", "/api/v1/alerts", Reader, 200),
         // Modules
         route(
             Method::GET,

@@ -11,5 +11,6 @@ mod service;
 mod api;
 mod auth;
 mod config;
+mod events;
 mod modules;
 mod scans;

@@ -13,6 +13,9 @@ use serde::Deserialize;
 
 use super::scan::AwsArgs;
 use super::{GlobalArgs, InputError};
+use crate::alerts::{AlertOptions, Webhook};
+use crate::events::pending::Debounce;
+use crate::events::realtime::RealTimeOptions;
 use crate::registry::{Registry, RegistryOptions};
 use crate::scan::ScanOptions;
 use crate::server::auth::{Tokens, TrustedKeys};
@@ -72,6 +75,33 @@ pub struct ServeArgs {
     /// Do not serve the packs built into the binary.
     #[arg(long, env = "PALISADE_NO_BUILTIN_PACKS")]
     no_builtin_packs: bool,
+    /// SQS queue of CloudTrail events (EventBridge API-call events or S3 notifications of new
+    /// log files, SNS-wrapped or not) that keeps findings current between scans.
+    #[arg(long, env = "PALISADE_EVENTS_QUEUE_URL")]
+    events_queue_url: Option<String>,
+    /// Region of the event queue [default: from an AWS queue URL, else the home region].
+    #[arg(long, env = "PALISADE_EVENTS_QUEUE_REGION")]
+    events_queue_region: Option<String>,
+    /// Milliseconds of quiet after a resource's last event before it is rescanned [default: 2000].
+    #[arg(long, env = "PALISADE_EVENTS_DEBOUNCE_MS", value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    events_debounce_ms: Option<u64>,
+    /// Seconds one receive waits for messages (SQS long polling) [default: 20].
+    #[arg(long, env = "PALISADE_EVENTS_WAIT_SECS", value_parser = clap::value_parser!(u64).range(0..=20))]
+    events_wait_secs: Option<u64>,
+    /// Webhook URLs that receive alerts as JSON posts (comma-separated in the environment).
+    #[arg(
+        long = "alert-webhook",
+        env = "PALISADE_ALERT_WEBHOOKS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    alert_webhooks: Vec<String>,
+    /// Secret that signs alert bodies (`X-Palisade-Signature: sha256=<hex HMAC-SHA256>`).
+    #[arg(long, env = "PALISADE_ALERT_SIGNING_SECRET", hide_env_values = true)]
+    alert_signing_secret: Option<String>,
+    /// Base URL of this API as alert receivers reach it, for links [default: http://LISTEN].
+    #[arg(long, env = "PALISADE_PUBLIC_URL")]
+    public_url: Option<String>,
     #[command(flatten)]
     aws: AwsArgs,
 }
@@ -93,6 +123,14 @@ struct FileConfig {
     max_module_mib: Option<u64>,
     shutdown_grace_secs: Option<u64>,
     no_builtin_packs: Option<bool>,
+    events_queue_url: Option<String>,
+    events_queue_region: Option<String>,
+    events_debounce_ms: Option<u64>,
+    events_wait_secs: Option<u64>,
+    #[serde(default)]
+    alert_webhooks: Vec<String>,
+    alert_signing_secret: Option<String>,
+    public_url: Option<String>,
 }
 
 impl FileConfig {
@@ -150,11 +188,41 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         ..ScheduleOptions::default()
     };
     let builtin = !(args.no_builtin_packs || file.no_builtin_packs.unwrap_or(false));
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let alerts = AlertOptions {
+        webhooks: pick(args.alert_webhooks, file.alert_webhooks)
+            .iter()
+            .map(|url| Webhook::parse(url))
+            .collect::<Result<_, _>>()
+            .map_err(|e| InputError(e.to_string()))?,
+        public_url: args
+            .public_url
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}")),
+        signing_secret: args.alert_signing_secret.or(file.alert_signing_secret),
+        ..AlertOptions::default()
+    };
+    let events = args.events_queue_url.or(file.events_queue_url).map(|url| {
+        let mut events = RealTimeOptions::new(url);
+        events.queue_region = args.events_queue_region.or(file.events_queue_region);
+        if let Some(ms) = args.events_debounce_ms.or(file.events_debounce_ms) {
+            let delay = Duration::from_millis(ms);
+            events.debounce = Debounce {
+                delay,
+                // However busy a resource stays, it is rescanned this often.
+                max_delay: (delay * 15).max(Debounce::default().max_delay),
+            };
+        }
+        if let Some(secs) = args.events_wait_secs.or(file.events_wait_secs) {
+            events.wait_seconds = secs as i32;
+        }
+        events
+    });
     let options = ServeOptions {
-        listen: args
-            .listen
-            .or(file.listen)
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        listen,
         tokens,
         trusted,
         aws: args.aws.options(),
@@ -165,6 +233,8 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .or(file.shutdown_grace_secs)
                 .unwrap_or(30),
         ),
+        alerts,
+        events,
     };
 
     let store = global.store()?;

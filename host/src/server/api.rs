@@ -17,6 +17,8 @@ use super::AppState;
 use super::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
 use super::scheduler::SchedulerError;
 use crate::account::{Account, ResourceExclusion};
+use crate::alerts::AlertRecord;
+use crate::events::realtime::{EventStats, RejectedMessage, rejected_messages};
 use crate::registry::{Activation, ModuleInfo, RuleInfo};
 use crate::store::{
     FindingChange, FindingPage, FindingQuery, FindingRecord, FindingStatus, FindingSummary,
@@ -966,4 +968,61 @@ mod tests {
         assert!(limit(Some(0)).is_err());
         assert!(limit(Some(MAX_LIMIT + 1)).is_err());
     }
+}
+
+/// The real-time path: whether it runs, from which queue, and its counters since start.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EventsStatus {
+    pub enabled: bool,
+    /// The SQS queue consumed, when enabled.
+    pub queue_url: Option<String>,
+    pub stats: EventStats,
+}
+
+#[utoipa::path(get, path = "/api/v1/events", tag = "events",
+    responses((status = 200, body = EventsStatus)),
+    security(("bearer" = [])))]
+pub async fn events_status(State(state): State<Arc<AppState>>) -> Json<EventsStatus> {
+    Json(match &state.events {
+        Some((queue_url, events)) => EventsStatus {
+            enabled: true,
+            queue_url: Some(queue_url.clone()),
+            stats: events.stats(),
+        },
+        None => EventsStatus {
+            enabled: false,
+            queue_url: None,
+            stats: EventStats::default(),
+        },
+    })
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LimitParams {
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/api/v1/events/rejected", tag = "events", params(LimitParams),
+    responses((status = 200, description = "Queue messages set aside as unreadable, oldest first",
+        body = [RejectedMessage])),
+    security(("bearer" = [])))]
+pub async fn rejected_events(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(p): ApiQuery<LimitParams>,
+) -> ApiResult<Json<Vec<RejectedMessage>>> {
+    let limit = p.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
+    Ok(Json(rejected_messages(state.store.as_ref(), limit)?))
+}
+
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(LimitParams),
+    responses((status = 200, description = "Newest first, with each webhook's delivery",
+        body = [AlertRecord])),
+    security(("bearer" = [])))]
+pub async fn list_alerts(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(p): ApiQuery<LimitParams>,
+) -> ApiResult<Json<Vec<AlertRecord>>> {
+    let limit = p.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
+    Ok(Json(state.alerter.list(limit)?))
 }

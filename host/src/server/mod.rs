@@ -26,9 +26,12 @@ use self::auth::{Role, Tokens, TrustedKeys};
 use self::error::ApiError;
 use self::metrics::Metrics;
 use self::scheduler::{ScheduleOptions, Scheduler, SchedulerError};
+use crate::alerts::{AlertOptions, Alerter};
 use crate::aws::{AwsOptions, Session};
+use crate::events::realtime::{RealTime, RealTimeOptions};
 use crate::findings::{EvalObserver, Outcome};
 use crate::registry::{Registry, RegistryError};
+use crate::scan::Scanner;
 use crate::store::Store;
 
 /// What the handlers share.
@@ -43,6 +46,9 @@ pub struct AppState {
     pub max_module_bytes: usize,
     /// Serialises account creation and updates (check-then-write).
     pub account_changes: tokio::sync::Mutex<()>,
+    /// The real-time path with its queue URL, when a queue is configured.
+    pub events: Option<(String, Arc<RealTime>)>,
+    pub alerter: Arc<Alerter>,
 }
 
 impl AppState {
@@ -82,6 +88,10 @@ pub struct ServeOptions {
     pub max_module_bytes: usize,
     /// How long shutdown waits for running scans.
     pub shutdown_grace: Duration,
+    /// Where alerts go (the log and the store always; webhooks when given).
+    pub alerts: AlertOptions,
+    /// The event queue to consume; no real-time path without one.
+    pub events: Option<RealTimeOptions>,
 }
 
 /// Why the service could not start.
@@ -98,6 +108,10 @@ pub enum ServeError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Scheduler(#[from] SchedulerError),
+    #[error(transparent)]
+    Alerts(#[from] crate::alerts::AlertError),
+    #[error("cannot start the real-time path: {0}")]
+    Events(crate::store::StoreError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -108,6 +122,8 @@ pub struct Server {
     pub state: Arc<AppState>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The alert delivery worker and the real-time path, which stop with the server.
+    background: Vec<tokio::task::JoinHandle<()>>,
     grace: Duration,
 }
 
@@ -131,12 +147,35 @@ impl Server {
             })?;
         let addr = listener.local_addr()?;
         let host = Session::host(options.aws).await;
+        let (shutdown, stop) = tokio::sync::watch::channel(false);
+        let alerter = Arc::new(Alerter::new(store.clone(), options.alerts)?);
+        let mut background = vec![tokio::spawn(alerter.clone().deliver(stop.clone()))];
+        let events = match options.events {
+            Some(events) => {
+                // Its own scanner: refreshes keep account sessions between events.
+                let scanner = Scanner::new(
+                    host.clone(),
+                    store.clone(),
+                    registry.clone(),
+                    options.schedule.scan.clone(),
+                )
+                .with_alerts(alerter.clone());
+                let queue_url = events.queue_url.clone();
+                let realtime =
+                    RealTime::new(store.clone(), Arc::new(scanner), host.clone(), events)
+                        .map_err(ServeError::Events)?;
+                background.push(tokio::spawn(realtime.clone().run(stop.clone())));
+                Some((queue_url, realtime))
+            }
+            None => None,
+        };
         let scheduler = Scheduler::start(
             store.clone(),
             registry.clone(),
             host,
             options.schedule,
             metrics.clone(),
+            Some(alerter.clone()),
         )?;
         let state = Arc::new(AppState {
             store,
@@ -147,9 +186,11 @@ impl Server {
             trusted: options.trusted,
             max_module_bytes: options.max_module_bytes,
             account_changes: tokio::sync::Mutex::new(()),
+            events,
+            alerter,
         });
         state.refresh_gauges();
-        let (shutdown, mut stop) = tokio::sync::watch::channel(false);
+        let mut stop = stop;
         let app = router(state.clone());
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -164,6 +205,7 @@ impl Server {
             state,
             shutdown,
             task,
+            background,
             grace: options.shutdown_grace,
         })
     }
@@ -188,6 +230,13 @@ impl Server {
         .await;
         if waited.is_err() {
             tracing::warn!("re-evaluation still running at shutdown; the next scan completes it");
+        }
+        // The event consumer, its refreshes and alert delivery; what they leave is in the store.
+        let background = futures::future::join_all(self.background);
+        if tokio::time::timeout(self.grace, background).await.is_err() {
+            tracing::warn!(
+                "real-time work still running at shutdown; it resumes on the next start"
+            );
         }
         self.state
             .store
@@ -246,6 +295,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::delete(delete_suppression),
         )
         .route("/evaluate", post(evaluate))
+        .route("/events", get(events_status))
+        .route("/events/rejected", get(rejected_events))
+        .route("/alerts", get(list_alerts))
         .route("/openapi.json", get(openapi_json))
         // JSON bodies are small: a megabyte bounds what one request can make us parse.
         .layer(DefaultBodyLimit::max(1 << 20));
@@ -380,12 +432,14 @@ impl utoipa::Modify for BearerAuth {
         api::finding_history, api::list_rules, api::get_rule, api::update_rule,
         api::upload_module, api::list_modules, api::get_module, api::delete_module,
         api::rollback_module, api::list_suppressions, api::create_suppression,
-        api::delete_suppression, api::evaluate, healthz, metrics_text, openapi_json,
+        api::delete_suppression, api::evaluate, api::events_status, api::rejected_events,
+        api::list_alerts, healthz, metrics_text, openapi_json,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "accounts"), (name = "scans"), (name = "resources"), (name = "findings"),
-        (name = "rules"), (name = "modules"), (name = "suppressions"), (name = "service"),
+        (name = "rules"), (name = "modules"), (name = "suppressions"), (name = "events"),
+        (name = "alerts"), (name = "service"),
     )
 )]
 pub struct ApiDoc;
@@ -434,8 +488,11 @@ mod tests {
             testing::offline_host().await,
             ScheduleOptions::default(),
             metrics.clone(),
+            None,
         )
         .expect("scheduler");
+        let alerter =
+            Arc::new(Alerter::new(store.clone(), AlertOptions::default()).expect("alerter"));
         router(Arc::new(AppState {
             store,
             registry,
@@ -445,6 +502,8 @@ mod tests {
             trusted: TrustedKeys::default(),
             max_module_bytes: 1 << 20,
             account_changes: tokio::sync::Mutex::new(()),
+            events: None,
+            alerter,
         }))
     }
 

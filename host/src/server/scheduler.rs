@@ -11,6 +11,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::metrics::Metrics;
 use crate::account::Account;
+use crate::alerts::Alerter;
 use crate::aws::Session;
 use crate::registry::{Registry, new_id};
 use crate::scan::{Progress, ScanOptions, Scanner, Task};
@@ -67,6 +68,8 @@ struct Inner {
     store: Arc<dyn Store>,
     rules: Arc<Registry>,
     host: Session,
+    /// Raises alerts for findings a scan flips (not on an account's baseline scan).
+    alerter: Option<Arc<Alerter>>,
     options: ScheduleOptions,
     metrics: Arc<Metrics>,
     /// Jobs queued or running, by account name: at most one per account.
@@ -84,12 +87,14 @@ impl Scheduler {
         host: Session,
         options: ScheduleOptions,
         metrics: Arc<Metrics>,
+        alerter: Option<Arc<Alerter>>,
     ) -> Result<Scheduler, SchedulerError> {
         let scheduler = Scheduler {
             inner: Arc::new(Inner {
                 store,
                 rules,
                 host,
+                alerter,
                 slots: Semaphore::new(options.concurrent_scans.max(1)),
                 options,
                 metrics,
@@ -329,12 +334,15 @@ impl Scheduler {
             self.persist(&j);
         }
         tracing::info!(account = %account.name, "scan started");
-        let scanner = Scanner::new(
+        let mut scanner = Scanner::new(
             inner.host.clone(),
             inner.store.clone(),
             inner.rules.clone(),
             inner.options.scan.clone(),
         );
+        if let Some(alerter) = &inner.alerter {
+            scanner = scanner.with_alerts(alerter.clone());
+        }
         let progress = JobProgress {
             job: job.clone(),
             scheduler: self.clone(),
@@ -461,7 +469,15 @@ mod tests {
             retry_after: Duration::from_secs(3600),
             ..ScheduleOptions::default()
         };
-        Scheduler::start(store, registry, host, options, Arc::new(Metrics::new())).expect("start")
+        Scheduler::start(
+            store,
+            registry,
+            host,
+            options,
+            Arc::new(Metrics::new()),
+            None,
+        )
+        .expect("start")
     }
 
     fn account(hours: Option<u32>) -> Account {
