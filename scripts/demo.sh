@@ -42,7 +42,9 @@ echo "== palisade findings list --status fail"
 echo
 echo "== palisade serve: the same data over the API"
 token=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
-PALISADE_ADMIN_TOKENS="$token" "$palisade" serve --listen 127.0.0.1:0 2>"$work/serve.log" &
+queue=$(python3 scripts/demo_event.py queue)
+PALISADE_ADMIN_TOKENS="$token" "$palisade" serve --listen 127.0.0.1:0 \
+    --events-queue-url "$queue" --events-debounce-ms 500 --events-wait-secs 1 2>"$work/serve.log" &
 serve=$!
 for _ in $(seq 1 100); do
     grep -q "listening on" "$work/serve.log" 2>/dev/null && break
@@ -59,5 +61,14 @@ PY
 }
 echo "GET $base/api/v1/findings/summary"
 api /api/v1/findings/summary
+echo
+echo "== Real time: a change in the account, its CloudTrail event on $queue, and the alert"
+python3 scripts/demo_event.py open-ssh "$queue"
+for _ in $(seq 1 100); do
+    grep -q "finding failing" "$work/serve.log" && break
+    sleep 0.2
+done
+echo "GET $base/api/v1/alerts"
+api /api/v1/alerts
 kill -TERM "$serve"
 wait "$serve"
