@@ -123,21 +123,10 @@ fn incomplete(what: &str) -> Mapped {
 // ---------------------------------------------------------------------------------------------
 // Vocabulary
 
-const BUCKET: &str = "AWS.S3.Bucket";
-const SECURITY_GROUP: &str = "AWS.EC2.SecurityGroup";
-const INSTANCE: &str = "AWS.EC2.Instance";
-const VPC: &str = "AWS.EC2.VPC";
-const VOLUME: &str = "AWS.EC2.Volume";
-const NETWORK_ACL: &str = "AWS.EC2.NetworkACL";
-const AMI: &str = "AWS.EC2.AMI";
-const USER: &str = "AWS.IAM.User";
-const ROLE: &str = "AWS.IAM.Role";
-const GROUP: &str = "AWS.IAM.Group";
-const POLICY: &str = "AWS.IAM.Policy";
-const ROOT_USER: &str = "AWS.IAM.RootUser";
-const PASSWORD_POLICY: &str = "AWS.PasswordPolicy";
-const TRAIL: &str = "AWS.CloudTrail";
-const KMS_KEY: &str = "AWS.KMS.Key";
+use crate::scan::types::{
+    AMI, BUCKET, GROUP, INSTANCE, KMS_KEY, NETWORK_ACL, PASSWORD_POLICY, POLICY, ROLE, ROOT_USER,
+    SECURITY_GROUP, TRAIL, USER, VOLUME, VPC,
+};
 
 /// Types that exist once per account, not per region: their targets use region `global`.
 const GLOBAL_TYPES: &[&str] = &[USER, ROLE, GROUP, POLICY, ROOT_USER, PASSWORD_POLICY];

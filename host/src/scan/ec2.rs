@@ -24,12 +24,12 @@ use super::shape::{ToJson, tags};
 use crate::aws::{AwsError, ErrorKind};
 use crate::{json_enum, json_shape};
 
-const SECURITY_GROUP: &str = "AWS.EC2.SecurityGroup";
-const INSTANCE: &str = "AWS.EC2.Instance";
-const VPC: &str = "AWS.EC2.VPC";
-const VOLUME: &str = "AWS.EC2.Volume";
-const NETWORK_ACL: &str = "AWS.EC2.NetworkACL";
-const AMI: &str = "AWS.EC2.AMI";
+pub(crate) const SECURITY_GROUP: &str = "AWS.EC2.SecurityGroup";
+pub(crate) const INSTANCE: &str = "AWS.EC2.Instance";
+pub(crate) const VPC: &str = "AWS.EC2.VPC";
+pub(crate) const VOLUME: &str = "AWS.EC2.Volume";
+pub(crate) const NETWORK_ACL: &str = "AWS.EC2.NetworkACL";
+pub(crate) const AMI: &str = "AWS.EC2.AMI";
 
 pub const RESOURCE_TYPES: [&str; 6] = [SECURITY_GROUP, INSTANCE, VPC, VOLUME, NETWORK_ACL, AMI];
 

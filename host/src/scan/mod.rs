@@ -22,6 +22,15 @@ pub use refresh::Refresh;
 pub use run::{Progress, Quiet, RuleSource, ScanError, ScanOptions, Scanner, Task, issue_counts};
 pub use scope::Scope;
 
+/// The resource types the collectors produce, for code that names them (the event mapping).
+pub(crate) mod types {
+    pub(crate) use super::cloudtrail::TRAIL;
+    pub(crate) use super::ec2::{AMI, INSTANCE, NETWORK_ACL, SECURITY_GROUP, VOLUME, VPC};
+    pub(crate) use super::iam::{GROUP, PASSWORD_POLICY, POLICY, ROLE, ROOT_USER, USER};
+    pub(crate) use super::kms::KEY as KMS_KEY;
+    pub(crate) use super::s3::BUCKET;
+}
+
 /// An AWS service the scanner collects from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Service {

@@ -25,12 +25,12 @@ use super::shape::{ToJson, object, tags};
 use super::{Collect, Doc};
 use crate::aws::AwsError;
 
-const USER: &str = "AWS.IAM.User";
-const ROLE: &str = "AWS.IAM.Role";
-const GROUP: &str = "AWS.IAM.Group";
-const POLICY: &str = "AWS.IAM.Policy";
-const ROOT_USER: &str = "AWS.IAM.RootUser";
-const PASSWORD_POLICY: &str = "AWS.PasswordPolicy";
+pub(crate) const USER: &str = "AWS.IAM.User";
+pub(crate) const ROLE: &str = "AWS.IAM.Role";
+pub(crate) const GROUP: &str = "AWS.IAM.Group";
+pub(crate) const POLICY: &str = "AWS.IAM.Policy";
+pub(crate) const ROOT_USER: &str = "AWS.IAM.RootUser";
+pub(crate) const PASSWORD_POLICY: &str = "AWS.PasswordPolicy";
 
 pub const RESOURCE_TYPES: [&str; 6] = [USER, ROLE, GROUP, POLICY, ROOT_USER, PASSWORD_POLICY];
 
