@@ -314,12 +314,15 @@ impl RealTime {
         let mut ingested = Ingested::default();
         let mut ignored: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut targets: Vec<Target> = Vec::new();
+        // Ids are remembered only once the targets are stored: a batch that fails to store
+        // comes back with the message, and must not then be skipped as already seen.
+        let mut ids: HashSet<&str> = HashSet::new();
         {
-            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
             for record in records {
                 ingested.records += 1;
                 if let Some(id) = record.get("eventID").and_then(Value::as_str)
-                    && !recent.insert(id)
+                    && (recent.contains(id) || !ids.insert(id))
                 {
                     ingested.duplicates += 1;
                     continue;
@@ -342,6 +345,12 @@ impl RealTime {
         }
         ingested.targets = targets.len() as u64;
         ingested.fresh = self.pending.add(targets)? as u64;
+        {
+            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            for id in ids {
+                recent.insert(id);
+            }
+        }
         let mut stats = self.lock_stats();
         stats.records += ingested.records;
         stats.duplicates += ingested.duplicates;
@@ -643,6 +652,10 @@ impl RecentIds {
         }
     }
 
+    fn contains(&self, id: &str) -> bool {
+        self.set.contains(id)
+    }
+
     /// Whether `id` is new (and remembers it).
     fn insert(&mut self, id: &str) -> bool {
         if self.set.contains(id) {
@@ -693,14 +706,114 @@ const MAX_RECEIVE_BACKOFF: Duration = Duration::from_secs(30);
 const RECENT_EVENT_IDS: usize = 100_000;
 /// Longest body of a rejected message kept (SQS bodies are at most 256 KiB anyway).
 const MAX_KEPT_BODY: usize = 256 * 1024;
-/// How long the onboarded accounts are taken as known: accounts change rarely, events often.
-const ACCOUNTS_FRESH_FOR: Duration = Duration::from_secs(5);
+/// How long the onboarded accounts are taken as known: read once a second at most under a
+/// stream of events, and an account added a second ago already gets its events.
+const ACCOUNTS_FRESH_FOR: Duration = Duration::from_secs(1);
 /// Longest wait at shutdown for running refreshes.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::aws::AwsOptions;
+    use crate::store::SledStore;
+    use serde_json::json;
+
+    /// A path over a fresh store with one onboarded account that excludes eu-west-1, whose
+    /// AWS endpoint answers nothing (ingesting never calls AWS).
+    async fn path() -> (Arc<RealTime>, Arc<dyn Store>) {
+        let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+        let account = Account {
+            name: "prod".into(),
+            account_id: "111111111111".into(),
+            role_arn: "arn:aws:iam::111111111111:role/PalisadeAudit".into(),
+            external_id: None,
+            excluded_regions: vec!["eu-west-1".into()],
+            excluded_resource_types: vec![],
+            excluded_resources: vec![],
+            scan_interval_hours: None,
+            added_at: OffsetDateTime::now_utc(),
+        };
+        store.put_account(&account).unwrap();
+        let host = Session::host(AwsOptions {
+            endpoint_url: Some("http://127.0.0.1:1".into()),
+            credentials: Some(aws_credential_types::Credentials::new(
+                "t", "t", None, None, "t",
+            )),
+            ..AwsOptions::default()
+        })
+        .await;
+        let rules = crate::server::testing::empty_registry(store.clone());
+        let scanner = Scanner::new(host.clone(), store.clone(), rules, Default::default());
+        let options = RealTimeOptions::new("http://127.0.0.1:1/111111111111/q");
+        let path = RealTime::new(store.clone(), Arc::new(scanner), host, options).unwrap();
+        (path, store)
+    }
+
+    fn put_policy(account: &str, region: &str, bucket: &str, event_id: &str) -> Value {
+        json!({
+            "eventVersion": "1.10", "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy",
+            "awsRegion": region, "recipientAccountId": account, "eventID": event_id,
+            "userIdentity": {"type": "IAMUser", "accountId": account, "userName": "ops"},
+            "requestParameters": {"bucketName": bucket, "policy": "{}"}
+        })
+    }
+
+    #[tokio::test]
+    async fn ingest_keeps_each_onboarded_in_scope_resource_once() {
+        let (path, store) = path().await;
+        let records = [
+            put_policy("111111111111", "us-east-1", "a", "e1"),
+            put_policy("111111111111", "us-east-1", "a", "e1"), // redelivered
+            put_policy("111111111111", "us-east-1", "a", "e2"), // another change, same bucket
+            put_policy("111111111111", "us-east-1", "b", "e3"),
+            put_policy("222222222222", "us-east-1", "c", "e4"), // not onboarded
+            put_policy("111111111111", "eu-west-1", "d", "e5"), // excluded region
+        ];
+        let ingested = path.ingest(&records).unwrap();
+        assert_eq!(
+            ingested,
+            Ingested {
+                records: 6,
+                duplicates: 1,
+                targets: 3,
+                fresh: 2
+            }
+        );
+        // The same records again: every one is a duplicate now.
+        assert_eq!(path.ingest(&records).unwrap().duplicates, 6);
+        let stats = path.stats();
+        assert_eq!(stats.pending, 2);
+        assert_eq!(stats.ignored.get("not_onboarded"), Some(&1));
+        assert_eq!(stats.ignored.get("excluded"), Some(&1));
+        assert_eq!(store.queue_list(Queue::EventTargets, 10).unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn unreadable_messages_are_kept_aside_and_empty_ones_done() {
+        let (path, store) = path().await;
+        assert!(
+            matches!(path.handle("m1", "{oops", 1).await, Handled::Rejected(r) if r.contains("JSON"))
+        );
+        let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent"}).to_string();
+        assert_eq!(path.handle("m2", &test_event, 1).await, Handled::Done);
+        // A log file whose key names an account not onboarded is not fetched at all.
+        let foreign = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+            "awsRegion": "us-east-1", "s3": {"bucket": {"name": "logs"},
+            "object": {"key": "AWSLogs/222222222222/CloudTrail/us-east-1/2026/11/27/f.json.gz", "size": 10}}}]})
+        .to_string();
+        assert_eq!(path.handle("m3", &foreign, 1).await, Handled::Done);
+        let rejected = rejected_messages(store.as_ref(), 10).unwrap();
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(
+            (rejected[0].message_id.as_str(), rejected[0].body.as_str()),
+            ("m1", "{oops")
+        );
+        let stats = path.stats();
+        assert_eq!((stats.messages, stats.rejected), (3, 1));
+        assert_eq!(stats.ignored.get("not_onboarded"), Some(&1));
+    }
 
     #[test]
     fn log_keys_name_their_account_with_or_without_prefix_and_organization() {
