@@ -39,7 +39,8 @@ pub enum AlertError {
 #[derive(Clone)]
 pub struct AlertOptions {
     pub webhooks: Vec<Webhook>,
-    /// Base URL of Palisade's API as receivers reach it, for the link in each alert.
+    /// Base URL of Palisade's API as receivers reach it, for the link in each alert; empty
+    /// means the address the server listens on.
     pub public_url: String,
     /// Signs each webhook body (`X-Palisade-Signature: sha256=<hex HMAC>`) when set.
     pub signing_secret: Option<String>,
@@ -58,7 +59,7 @@ impl Default for AlertOptions {
     fn default() -> Self {
         AlertOptions {
             webhooks: Vec::new(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: String::new(),
             signing_secret: None,
             // With the backoff below, about an hour of retries: a receiver restarted or
             // redeployed in that time still gets everything.

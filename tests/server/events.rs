@@ -510,3 +510,71 @@ async fn an_unreachable_queue_is_reported_and_the_service_carries_on() {
     assert_eq!(status, StatusCode::OK);
     service.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_of_onboarded_accounts_topics_are_confirmed() {
+    let env = Env::new().await;
+    let suffix = env.account.account_id.clone();
+    let queue_url = create_queue(&env, &format!("subs-{suffix}")).await;
+    // The host identity's own account (the emulator's default) owns this topic.
+    let topic_arn = env
+        .host
+        .sns("us-east-1")
+        .create_topic()
+        .name(format!("palisade-events-{suffix}"))
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn
+        .expect("topic arn");
+    let owner = topic_arn.split(':').nth(4).expect("account").to_owned();
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = Config {
+        endpoint: emulator().endpoint.clone(),
+        extra_args: vec![
+            "--events-queue-url".into(),
+            queue_url.clone(),
+            "--events-wait-secs".into(),
+            "1".into(),
+        ],
+        ..Config::default()
+    };
+    let service = Service::start(data.path(), &config);
+    service
+        .add_account(&crate::support::account(&owner), false)
+        .await;
+    let confirmation = |topic: &str| {
+        json!({
+            "Type": "SubscriptionConfirmation",
+            "MessageId": format!("confirm-{topic}"),
+            "Token": "2336412f37fb687f5d51e6e241d09c805a5a57b30d712f794cc5f6a988666d92",
+            "TopicArn": topic,
+            "Message": "You have chosen to subscribe to the topic.",
+            "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription",
+            "Timestamp": "2026-11-27T12:00:00.000Z",
+            "SignatureVersion": "1"
+        })
+    };
+    post(&env, &queue_url, &confirmation(&topic_arn)).await;
+    post(
+        &env,
+        &queue_url,
+        &confirmation("arn:aws:sns:us-east-1:999999999999:palisade-events"),
+    )
+    .await;
+    let stats = service
+        .wait_for(
+            "both confirmations handled",
+            Duration::from_secs(30),
+            || async {
+                let (_, events) = service.get("/api/v1/events").await;
+                let stats = events["stats"].clone();
+                (stats["messages"] == 2).then_some(stats)
+            },
+        )
+        .await;
+    assert_eq!(stats["subscriptions_confirmed"], 1, "{stats}");
+    assert_eq!(stats["ignored"]["not_onboarded"], 1, "{stats}");
+    assert_eq!(stats["rejected"], 0, "{stats}");
+    service.stop();
+}

@@ -250,6 +250,16 @@ impl Session {
         aws_sdk_kms::Client::from_conf(conf)
     }
 
+    /// An SNS client for `region` (confirming the event topics' subscriptions to the queue).
+    pub fn sns(&self, region: &str) -> aws_sdk_sns::Client {
+        let conf = aws_sdk_sns::config::Builder::from(&self.config)
+            .region(Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .retry_classifier(retry::NotImplementedClassifier)
+            .build();
+        aws_sdk_sns::Client::from_conf(conf)
+    }
+
     /// An SQS client for `region` (the event queue is read with the host's own identity).
     pub fn sqs(&self, region: &str) -> aws_sdk_sqs::Client {
         let conf = aws_sdk_sqs::config::Builder::from(&self.config)

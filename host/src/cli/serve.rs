@@ -99,7 +99,8 @@ pub struct ServeArgs {
     /// Secret that signs alert bodies (`X-Palisade-Signature: sha256=<hex HMAC-SHA256>`).
     #[arg(long, env = "PALISADE_ALERT_SIGNING_SECRET", hide_env_values = true)]
     alert_signing_secret: Option<String>,
-    /// Base URL of this API as alert receivers reach it, for links [default: http://LISTEN].
+    /// Base URL of this API as alert receivers reach it, for links [default: the address
+    /// listened on].
     #[arg(long, env = "PALISADE_PUBLIC_URL")]
     public_url: Option<String>,
     #[command(flatten)]
@@ -198,10 +199,7 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .map(|url| Webhook::parse(url))
             .collect::<Result<_, _>>()
             .map_err(|e| InputError(e.to_string()))?,
-        public_url: args
-            .public_url
-            .or(file.public_url)
-            .unwrap_or_else(|| format!("http://{listen}")),
+        public_url: args.public_url.or(file.public_url).unwrap_or_default(),
         signing_secret: args.alert_signing_secret.or(file.alert_signing_secret),
         ..AlertOptions::default()
     };

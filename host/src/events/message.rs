@@ -34,6 +34,9 @@ pub enum Body {
     Records(Vec<Value>),
     /// CloudTrail log files to fetch and read.
     LogObjects(Vec<LogObject>),
+    /// An SNS topic asks the queue to confirm its subscription (a topic deployed by the
+    /// events template in a monitored account delivers nothing until this is answered).
+    Subscription { topic_arn: String, token: String },
     /// A well-formed message with nothing to do, and why (for the log).
     Nothing(&'static str),
 }
@@ -65,6 +68,8 @@ pub enum MessageError {
     NestedSns,
     #[error("SNS message of unknown Type {0:?}")]
     UnknownSnsType(String),
+    #[error("SNS subscription confirmation has no string {0}")]
+    SubscriptionMissing(&'static str),
     #[error("EventBridge event's detail-type is not a string")]
     DetailTypeNotString,
     #[error("EventBridge {detail_type:?} event has no object detail")]
@@ -189,10 +194,16 @@ fn sns(mut envelope: Map<String, Value>) -> Result<Body, MessageError> {
                 .map_err(|source| MessageError::SnsMessageNotJson { source })?;
             classify(inner, true)
         }
-        "SubscriptionConfirmation" => Ok(Body::Nothing(
-            "SNS subscription confirmation: the subscription stays pending until its \
-             SubscribeURL is visited from the queue's account",
-        )),
+        "SubscriptionConfirmation" => {
+            let mut text = |field: &'static str| match envelope.remove(field) {
+                Some(Value::String(value)) if !value.is_empty() => Ok(value),
+                _ => Err(MessageError::SubscriptionMissing(field)),
+            };
+            Ok(Body::Subscription {
+                topic_arn: text("TopicArn")?,
+                token: text("Token")?,
+            })
+        }
         "UnsubscribeConfirmation" => Ok(Body::Nothing("SNS unsubscribe confirmation")),
         other => Err(MessageError::UnknownSnsType(other.to_owned())),
     }
@@ -573,24 +584,39 @@ mod tests {
     }
 
     #[test]
-    fn sns_subscription_messages_ask_for_nothing() {
-        for (kind, why) in [
-            ("SubscriptionConfirmation", "subscription confirmation"),
-            ("UnsubscribeConfirmation", "unsubscribe confirmation"),
-        ] {
-            let body = json!({
-                "Type": kind,
-                "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
-                "Token": "2336412f37fb687f5d51e6e241d09c805a5a57b30d712f794cc5f6a988666d92768dd60a747ba6f3beb71854e285d6ad02428b09ceece29417f1f02d609c582afbacc99c583a916b9981dd2728f4ae6fdb82efd087cc3b7849e05798d2d2785c03b0879594eeac82c01f235d0e717736",
-                "TopicArn": "arn:aws:sns:us-east-1:123456789012:palisade-events",
-                "Message": "You have chosen to subscribe to the topic ...",
-                "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription",
-            });
-            let Body::Nothing(reason) = parse(&body.to_string()).unwrap() else {
-                panic!("{kind}: expected nothing to do");
-            };
-            assert!(reason.contains(why), "{kind}: {reason}");
-        }
+    fn a_subscription_confirmation_carries_its_topic_and_token() {
+        let mut body = json!({
+            "Type": "SubscriptionConfirmation",
+            "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+            "Token": "2336412f37fb687f5d51e6e241d09c805a5a57b30d712f794cc5f6a988666d92",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:palisade-events",
+            "Message": "You have chosen to subscribe to the topic ...",
+            "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription",
+        });
+        assert_eq!(
+            parse(&body.to_string()).unwrap(),
+            Body::Subscription {
+                topic_arn: "arn:aws:sns:us-east-1:123456789012:palisade-events".into(),
+                token: "2336412f37fb687f5d51e6e241d09c805a5a57b30d712f794cc5f6a988666d92".into(),
+            }
+        );
+        body["Token"] = json!("");
+        let err = parse(&body.to_string()).unwrap_err().to_string();
+        assert!(err.contains("no string Token"), "{err}");
+    }
+
+    #[test]
+    fn an_unsubscribe_confirmation_asks_for_nothing() {
+        let body = json!({
+            "Type": "UnsubscribeConfirmation",
+            "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+            "Token": "2336412f",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:palisade-events",
+        });
+        let Body::Nothing(reason) = parse(&body.to_string()).unwrap() else {
+            panic!("expected nothing to do");
+        };
+        assert!(reason.contains("unsubscribe confirmation"), "{reason}");
     }
 
     #[test]

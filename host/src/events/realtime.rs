@@ -85,6 +85,8 @@ pub struct EventStats {
     /// Records ignored, by reason (`read_only`, `failed`, `unmapped`, `incomplete`,
     /// `not_onboarded`, `excluded`).
     pub ignored: BTreeMap<String, u64>,
+    /// SNS topic subscriptions to the queue confirmed.
+    pub subscriptions_confirmed: u64,
     /// Targets added to the pending set (a resource already waiting counts once).
     pub targets: u64,
     /// Refreshes finished, and failed.
@@ -270,6 +272,11 @@ impl RealTime {
         self.lock_stats().messages += 1;
         let outcome = match message::parse(body) {
             Err(e) => return self.reject(message_id, body, e.to_string()),
+            Ok(Body::Subscription { topic_arn, token }) => {
+                return self
+                    .confirm(message_id, body, &topic_arn, &token, receives)
+                    .await;
+            }
             Ok(Body::Nothing(why)) => {
                 tracing::debug!(message = %message_id, "event message with nothing to do: {why}");
                 return Handled::Done;
@@ -305,6 +312,66 @@ impl RealTime {
             Ok(()) => Handled::Done,
             Err(e) => Handled::Retry(e.to_string()),
         }
+    }
+
+    /// Confirms an SNS topic's subscription to the queue, with Palisade's own identity (the
+    /// queue's owner), when the topic belongs to an onboarded account: the events template's
+    /// topics deliver nothing until then. Other topics are left pending and logged.
+    async fn confirm(
+        &self,
+        message_id: &str,
+        body: &str,
+        topic_arn: &str,
+        token: &str,
+        receives: u32,
+    ) -> Handled {
+        let parts: Vec<&str> = topic_arn.splitn(6, ':').collect();
+        let [_, _, "sns", region, account_id, _] = parts[..] else {
+            return self.reject(
+                message_id,
+                body,
+                format!("{topic_arn:?} is not an SNS topic ARN"),
+            );
+        };
+        match self.accounts() {
+            Ok(accounts) if accounts.contains_key(account_id) => {}
+            Ok(_) => {
+                tracing::warn!(topic = %topic_arn, "not confirming the subscription of a topic whose account is not onboarded");
+                self.count_ignored("not_onboarded");
+                return Handled::Done;
+            }
+            Err(e) => return Handled::Retry(e.to_string()),
+        }
+        let confirmed = self
+            .host
+            .sns(region)
+            .confirm_subscription()
+            .topic_arn(topic_arn)
+            .token(token)
+            .send()
+            .await;
+        match confirmed {
+            Ok(_) => {
+                tracing::info!(topic = %topic_arn, "confirmed the topic's subscription to the event queue");
+                self.lock_stats().subscriptions_confirmed += 1;
+                Handled::Done
+            }
+            Err(e) => {
+                let reason = format!(
+                    "cannot confirm the subscription of {topic_arn}: {}",
+                    AwsError::from_sdk("ConfirmSubscription", e)
+                );
+                if receives >= MAX_RECEIVES {
+                    self.reject(message_id, body, reason)
+                } else {
+                    Handled::Retry(reason)
+                }
+            }
+        }
+    }
+
+    fn count_ignored(&self, why: &str) {
+        *self.lock_stats().ignored.entry(why.to_owned()).or_default() += 1;
     }
 
     /// Maps records to targets and adds those of onboarded, in-scope resources to the pending
@@ -374,11 +441,7 @@ impl RealTime {
             .accounts()
             .map_err(|e| LogError::Fetch(e.to_string()))?;
         let Some(account) = accounts.get(account_id) else {
-            self.lock_stats()
-                .ignored
-                .entry("not_onboarded".into())
-                .and_modify(|n| *n += 1)
-                .or_insert(1);
+            self.count_ignored("not_onboarded");
             return Ok(None);
         };
         if object.size.is_some_and(|s| s > self.options.max_log_bytes) {

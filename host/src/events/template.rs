@@ -180,9 +180,9 @@ pub fn events_template(queue_arn: &str) -> Value {
                     customer managed KMS key, its key policy must also let sns.amazonaws.com use \
                     kms:GenerateDataKey and kms:Decrypt.",
                 "Subscription": "The queue is in another account, so SNS sends it a \
-                    SubscriptionConfirmation first; the subscription delivers once that \
-                    message's SubscribeURL has been visited (or confirmed from the queue's \
-                    account).",
+                    SubscriptionConfirmation first. palisade serve confirms it (with its own \
+                    identity, sns:ConfirmSubscription) once this account is onboarded; \
+                    topics of other accounts are left pending.",
                 "Delivery": "RawMessageDelivery is off: Palisade reads the SNS envelope around \
                     each EventBridge event.",
             },

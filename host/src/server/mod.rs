@@ -148,7 +148,11 @@ impl Server {
         let addr = listener.local_addr()?;
         let host = Session::host(options.aws).await;
         let (shutdown, stop) = tokio::sync::watch::channel(false);
-        let alerter = Arc::new(Alerter::new(store.clone(), options.alerts)?);
+        let mut alerts = options.alerts;
+        if alerts.public_url.is_empty() {
+            alerts.public_url = format!("http://{addr}");
+        }
+        let alerter = Arc::new(Alerter::new(store.clone(), alerts)?);
         let mut background = vec![tokio::spawn(alerter.clone().deliver(stop.clone()))];
         let events = match options.events {
             Some(events) => {
