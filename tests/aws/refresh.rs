@@ -602,3 +602,69 @@ async fn a_role_answering_for_another_account_is_refused() {
         .unwrap_err();
     assert!(matches!(err, ScanError::WrongAccount { .. }), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_after_the_baseline_and_refreshes_raise_one_alert_per_transition() {
+    use palisade::alerts::{AlertKind, AlertOptions, Alerter};
+    use palisade::store::FindingState;
+    use std::sync::Arc;
+
+    let env = Env::new().await;
+    let Rig { store, scanner } = Rig::new(&env.host);
+    let alerter = Arc::new(Alerter::new(store.clone(), AlertOptions::default()).unwrap());
+    let scanner = scanner.with_alerts(alerter.clone());
+    let s3 = env.session.s3(REGION);
+    let plain = bucket(&env, "alerts-plain");
+    s3.create_bucket().bucket(&plain).send().await.unwrap();
+
+    // The baseline finds the bucket failing: that is the starting state, not an alert.
+    scanner.scan(&env.account, &Quiet).await.unwrap();
+    assert_eq!(
+        store
+            .get_finding(ENCRYPTION_RULE, &bucket_arn(&plain))
+            .unwrap()
+            .unwrap()
+            .status,
+        FindingStatus::Fail
+    );
+    assert!(alerter.list(10).unwrap().is_empty());
+
+    // Fixed, and seen by the next scheduled scan: resolved.
+    encrypt(&env, &plain).await;
+    scanner.scan(&env.account, &Quiet).await.unwrap();
+    // A new unencrypted bucket, seen by a refresh: failing, with no earlier state.
+    let fresh = bucket(&env, "alerts-fresh");
+    s3.create_bucket().bucket(&fresh).send().await.unwrap();
+    let named = |name: &str| {
+        target(
+            &env,
+            REGION,
+            BUCKET,
+            Key::Named(name.into()),
+            Action::Refresh,
+        )
+    };
+    scanner
+        .refresh(&env.account, &[named(&fresh)])
+        .await
+        .unwrap();
+    // The same refresh again changes nothing and alerts nothing.
+    scanner
+        .refresh(&env.account, &[named(&fresh)])
+        .await
+        .unwrap();
+
+    let alerts = alerter.list(10).unwrap();
+    let summary: Vec<(AlertKind, &str, Option<FindingState>)> = alerts
+        .iter()
+        .map(|r| (r.alert.kind, r.alert.resource_id.as_str(), r.alert.previous))
+        .collect();
+    assert_eq!(alerts.len(), 2, "{summary:?}");
+    assert!(summary.contains(&(
+        AlertKind::Resolved,
+        bucket_arn(&plain).as_str(),
+        Some(FindingState::Fail)
+    )));
+    assert!(summary.contains(&(AlertKind::Failing, bucket_arn(&fresh).as_str(), None)));
+    assert!(alerts.iter().all(|r| r.alert.rule_id == ENCRYPTION_RULE));
+}
