@@ -699,6 +699,19 @@ mod tests {
         (url, got, calls)
     }
 
+    /// Raises the alert of a resource seen failing for the first time.
+    fn raise_new_failure(a: &Alerter) {
+        let at = datetime!(2026-11-27 10:00 UTC);
+        a.raise(&[transition(None, FindingStatus::Fail, at)])
+            .unwrap();
+    }
+
+    /// Runs the delivery worker; send `true` to stop it.
+    fn start_delivery(a: &Arc<Alerter>) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+        let (stop, stopped) = watch::channel(false);
+        (stop, tokio::spawn(a.clone().deliver(stopped)))
+    }
+
     async fn settle(a: &Alerter) -> Vec<AlertRecord> {
         for _ in 0..200 {
             let records = a.list(10).unwrap();
@@ -714,14 +727,8 @@ mod tests {
     async fn webhooks_get_signed_alerts_after_retries() {
         let (url, got, calls) = receiver(2).await;
         let a = alerter(&[&url]);
-        let (stop, stopped) = watch::channel(false);
-        let worker = tokio::spawn(a.clone().deliver(stopped));
-        a.raise(&[transition(
-            None,
-            FindingStatus::Fail,
-            datetime!(2026-11-27 10:00 UTC),
-        )])
-        .unwrap();
+        let (stop, worker) = start_delivery(&a);
+        raise_new_failure(&a);
         let records = settle(&a).await;
         assert_eq!(records[0].deliveries[0].state, DeliveryState::Delivered);
         assert_eq!(records[0].deliveries[0].attempts, 3);
@@ -744,14 +751,8 @@ mod tests {
             .unwrap()
             .port();
         let a = alerter(&[&format!("http://127.0.0.1:{port}/hook")]);
-        let (stop, stopped) = watch::channel(false);
-        let worker = tokio::spawn(a.clone().deliver(stopped));
-        a.raise(&[transition(
-            None,
-            FindingStatus::Fail,
-            datetime!(2026-11-27 10:00 UTC),
-        )])
-        .unwrap();
+        let (stop, worker) = start_delivery(&a);
+        raise_new_failure(&a);
         let records = settle(&a).await;
         let d = &records[0].deliveries[0];
         assert_eq!((d.state, d.attempts), (DeliveryState::Failed, 3));
@@ -768,14 +769,8 @@ mod tests {
         let (url, got, _) = receiver(0).await;
         let a = alerter(&[&url]);
         // Raised with no worker running (the process stopped before delivering).
-        a.raise(&[transition(
-            None,
-            FindingStatus::Fail,
-            datetime!(2026-11-27 10:00 UTC),
-        )])
-        .unwrap();
-        let (stop, stopped) = watch::channel(false);
-        let worker = tokio::spawn(a.clone().deliver(stopped));
+        raise_new_failure(&a);
+        let (stop, worker) = start_delivery(&a);
         settle(&a).await;
         assert_eq!(got.lock().unwrap().len(), 1);
         stop.send(true).unwrap();
