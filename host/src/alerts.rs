@@ -5,6 +5,7 @@
 //! Which evaluations alert is the caller's choice; nothing here evaluates or scans.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -197,6 +198,18 @@ pub struct Alerter {
     /// (a scan and an event) would otherwise both report it.
     last: Mutex<HashMap<(String, String), AlertKind>>,
     wake: Notify,
+    counts: Counts,
+}
+
+/// What an [`Alerter`] did since start, for metrics.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub failing: AtomicU64,
+    pub resolved: AtomicU64,
+    /// Posts a webhook accepted.
+    pub delivered: AtomicU64,
+    /// Deliveries given up after every attempt failed.
+    pub failed: AtomicU64,
 }
 
 /// Counts of one `raise`.
@@ -227,6 +240,7 @@ impl Alerter {
             client,
             last: Mutex::new(HashMap::new()),
             wake: Notify::new(),
+            counts: Counts::default(),
         })
     }
 
@@ -297,6 +311,9 @@ impl Alerter {
                 }
             }
         }
+        let add = |counter: &AtomicU64, n: usize| counter.fetch_add(n as u64, Ordering::Relaxed);
+        add(&self.counts.failing, raised.failing);
+        add(&self.counts.resolved, raised.resolved);
         if raised.failing + raised.resolved > 0 {
             self.store.flush()?;
             self.wake.notify_one();
@@ -338,6 +355,11 @@ impl Alerter {
             changed_at: f.status_changed_at,
             link,
         }
+    }
+
+    /// What was raised and delivered since start.
+    pub fn counts(&self) -> &Counts {
+        &self.counts
     }
 
     /// The newest alerts first, at most `limit`.
@@ -438,6 +460,7 @@ impl Alerter {
             delivery.attempts += 1;
             match self.post(webhook, body.clone()).await {
                 Ok(()) => {
+                    self.counts.delivered.fetch_add(1, Ordering::Relaxed);
                     delivery.state = DeliveryState::Delivered;
                     delivery.last_error = None;
                     tracing::debug!(alert = %record.alert.id, webhook = %delivery.destination, "alert delivered");
@@ -451,6 +474,7 @@ impl Alerter {
                     );
                     delivery.last_error = Some(reason);
                     if exhausted {
+                        self.counts.failed.fetch_add(1, Ordering::Relaxed);
                         delivery.state = DeliveryState::Failed;
                     } else {
                         delivery.next_attempt_at =
@@ -528,7 +552,7 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 mod tests {
     use super::*;
     use crate::store::{FindingRecord, FindingStatus, SledStore};
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
     use time::macros::datetime;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

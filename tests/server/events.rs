@@ -455,6 +455,25 @@ async fn events_flip_findings_and_alert_a_webhook() {
         "{alerts:?}"
     );
 
+    // The same counters, for Prometheus.
+    let (status, metrics) = service.get("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = metrics.as_str().expect("text");
+    for line in [
+        "palisade_alerts_failing_total 2",
+        "palisade_alerts_resolved_total 1",
+        "palisade_alert_deliveries_total 3",
+        "palisade_event_messages_rejected_total 1",
+        "palisade_event_log_files_total 1",
+        "palisade_event_records_ignored_total{reason=\"not_onboarded\"} 1",
+        "palisade_event_targets_pending 0",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?} in:\n{metrics}"
+        );
+    }
+
     // The queue is drained: every message was deleted once its work was stored.
     let left = env
         .host

@@ -7,15 +7,23 @@
 //! resource ids, finding messages or tokens go into a label.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::prometheus_text;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
+
+use crate::alerts::Alerter;
+use crate::events::realtime::RealTime;
 
 /// The `Content-Type` to serve [`Metrics::render`] with: the Prometheus text format 0.0.4,
 /// which every Prometheus-compatible scraper reads.
@@ -97,6 +105,110 @@ pub struct Metrics {
     http_requests: Family<RequestLabels, Counter>,
     http_request_duration: HistogramFamily<RouteLabels>,
     module_uploads: Family<UploadLabels, Counter>,
+    /// Parts that keep their own counters, read at each scrape.
+    sources: Arc<Sources>,
+}
+
+/// Counters kept by the real-time path and the alerter, attached once they exist.
+#[derive(Default)]
+struct Sources {
+    events: OnceLock<Arc<RealTime>>,
+    alerts: OnceLock<Arc<Alerter>>,
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources")
+            .field("events", &self.events.get().is_some())
+            .field("alerts", &self.alerts.get().is_some())
+            .finish()
+    }
+}
+
+/// Encodes [`Sources`]' counters as they are at the scrape.
+#[derive(Debug)]
+struct SourcesCollector(Arc<Sources>);
+
+impl Collector for SourcesCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut counter = |name: &str, help: &str, value: u64| {
+            let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            ConstCounter::new(value).encode(metric)
+        };
+        if let Some(alerter) = self.0.alerts.get() {
+            let c = alerter.counts();
+            counter(
+                "alerts_failing",
+                "Alerts raised for findings that started failing",
+                c.failing.load(Ordering::Relaxed),
+            )?;
+            counter(
+                "alerts_resolved",
+                "Alerts raised for findings that stopped failing",
+                c.resolved.load(Ordering::Relaxed),
+            )?;
+            counter(
+                "alert_deliveries",
+                "Alert posts a webhook accepted",
+                c.delivered.load(Ordering::Relaxed),
+            )?;
+            counter(
+                "alert_deliveries_failed",
+                "Alert deliveries given up after every attempt failed",
+                c.failed.load(Ordering::Relaxed),
+            )?;
+        }
+        let Some(events) = self.0.events.get() else {
+            return Ok(());
+        };
+        let s = events.stats();
+        counter(
+            "event_messages",
+            "Event queue messages received",
+            s.messages,
+        )?;
+        counter(
+            "event_messages_rejected",
+            "Event queue messages set aside as unreadable",
+            s.rejected,
+        )?;
+        counter("event_log_files", "CloudTrail log files read", s.log_files)?;
+        counter("event_records", "CloudTrail records read", s.records)?;
+        counter(
+            "event_records_duplicate",
+            "CloudTrail records skipped as seen before",
+            s.duplicates,
+        )?;
+        counter(
+            "event_targets",
+            "Resources queued for a rescan by events",
+            s.targets,
+        )?;
+        counter("event_refreshes", "Targeted rescans finished", s.refreshes)?;
+        counter(
+            "event_refreshes_failed",
+            "Targeted rescans that failed",
+            s.refresh_failures,
+        )?;
+        let family = encoder.encode_descriptor(
+            "event_records_ignored",
+            "CloudTrail records that asked for no rescan, by reason",
+            None,
+            MetricType::Counter,
+        )?;
+        let mut family = family;
+        for (reason, n) in &s.ignored {
+            let labels = [("reason", reason.as_str())];
+            ConstCounter::new(*n).encode(family.encode_family(&labels)?)?;
+        }
+        let pending = encoder.encode_descriptor(
+            "event_targets_pending",
+            "Resources waiting for their rescan",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(i64::try_from(s.pending).unwrap_or(i64::MAX)).encode(pending)
+    }
 }
 
 impl Default for Metrics {
@@ -182,7 +294,11 @@ impl Metrics {
             });
         }
 
+        let sources = Arc::new(Sources::default());
+        registry.register_collector(Box::new(SourcesCollector(sources.clone())));
+
         Metrics {
+            sources,
             registry,
             evaluations,
             evaluation_duration,
@@ -303,6 +419,16 @@ impl Metrics {
                 result: result.to_owned(),
             })
             .inc();
+    }
+
+    /// Exports the real-time path's counters from now on (once; later calls are ignored).
+    pub fn attach_events(&self, events: Arc<RealTime>) {
+        let _ = self.sources.events.set(events);
+    }
+
+    /// Exports the alerter's counters from now on (once; later calls are ignored).
+    pub fn attach_alerts(&self, alerts: Arc<Alerter>) {
+        let _ = self.sources.alerts.set(alerts);
     }
 
     /// Everything in the Prometheus text format; serve it with [`CONTENT_TYPE`].

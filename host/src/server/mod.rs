@@ -153,6 +153,7 @@ impl Server {
             alerts.public_url = format!("http://{addr}");
         }
         let alerter = Arc::new(Alerter::new(store.clone(), alerts)?);
+        metrics.attach_alerts(alerter.clone());
         let mut background = vec![tokio::spawn(alerter.clone().deliver(stop.clone()))];
         let events = match options.events {
             Some(events) => {
@@ -168,6 +169,7 @@ impl Server {
                 let realtime =
                     RealTime::new(store.clone(), Arc::new(scanner), host.clone(), events)
                         .map_err(ServeError::Events)?;
+                metrics.attach_events(realtime.clone());
                 background.push(tokio::spawn(realtime.clone().run(stop.clone())));
                 Some((queue_url, realtime))
             }
