@@ -49,13 +49,45 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     path.display().to_string()
 }
 
+/// A bucket that every S3 rule on by default passes, but for default encryption when
+/// `encrypted` is false.
 fn bucket(name: &str, encrypted: bool) -> Value {
     let rules = encrypted.then(|| json!([{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": false}]));
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [format!("arn:aws:s3:::{name}"), format!("arn:aws:s3:::{name}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }]});
     json!({
         "ResourceId": format!("arn:aws:s3:::{name}"), "ResourceType": "AWS.S3.Bucket",
         "AccountId": "123456789012", "Region": "us-east-1", "Name": name,
         "EncryptionRules": rules,
+        "Grants": [{"Grantee": {"Type": "CanonicalUser", "ID": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}, "Permission": "FULL_CONTROL"}],
+        "Policy": policy.to_string(),
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
+        "Versioning": "Enabled", "MFADelete": "Enabled",
+        "LoggingPolicy": {"TargetBucket": "access-logs", "TargetPrefix": format!("{name}/")},
+        "LifecycleRules": [{"ID": "expire-noncurrent", "Status": "Enabled", "Filter": {}, "NoncurrentVersionExpiration": {"NoncurrentDays": 90}}],
+        "ObjectLockConfiguration": null,
     })
+}
+
+/// The ids of the built-in rules on by default for `resource_type`, in listing order.
+fn default_rules(resource_type: &str) -> Vec<String> {
+    let out = palisade(&["rules"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rules: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    rules
+        .iter()
+        .filter(|r| r["default_enabled"] == true)
+        .filter(|r| {
+            r["resource_types"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(resource_type))
+        })
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn open_ssh_group() -> Value {
@@ -72,15 +104,29 @@ fn rules_lists_the_builtin_packs_with_full_metadata() {
     assert!(out.status.success(), "{}", stderr(&out));
     let rules: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
     let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(
-        ids,
-        [
-            "AWS.S3.Bucket.Encryption",
-            "AWS.SecurityGroup.AdministrativeIngress",
-            "AWS.AccessKey.Rotation",
-            "AWS.IAM.Policy.DoesNotGrantAdminAccess"
-        ]
-    );
+    let core = [
+        "AWS.SecurityGroup.AdministrativeIngress",
+        "AWS.AccessKey.Rotation",
+        "AWS.IAM.Policy.DoesNotGrantAdminAccess",
+    ];
+    let s3 = [
+        "AWS.S3.Bucket.Encryption",
+        "AWS.S3.Bucket.PublicAccessBlock",
+        "AWS.S3.Bucket.PublicRead",
+        "AWS.S3.Bucket.PublicWrite",
+        "AWS.S3.Bucket.Versioning",
+        "AWS.S3.Bucket.MFADelete",
+        "AWS.S3.Bucket.Logging",
+        "AWS.S3.Bucket.LifecycleConfiguration",
+        "AWS.S3.Bucket.NameDNSCompliance",
+        "AWS.S3.Bucket.SecureAccess",
+        "AWS.S3.Bucket.ActionRestrictions",
+        "AWS.S3.Bucket.PrincipalRestrictions",
+        "AWS.S3.Bucket.PolicyAllowWithNotPrincipal",
+        "AWS.S3.Bucket.PolicyConfusedDeputyProtection",
+        "AWS.S3.BucketObjectLockConfigured",
+    ];
+    assert_eq!(ids, [&core[..], &s3[..]].concat());
     for rule in &rules {
         for field in [
             "id",
@@ -96,10 +142,20 @@ fn rules_lists_the_builtin_packs_with_full_metadata() {
         ] {
             assert!(rule.get(field).is_some(), "{field} missing from {rule}");
         }
-        assert_eq!(rule["module"], "aws-core");
+        let module = if core.contains(&rule["id"].as_str().unwrap()) {
+            "aws-core"
+        } else {
+            "aws-s3"
+        };
+        assert_eq!(rule["module"], module, "{rule}");
+        assert_eq!(
+            rule["default_enabled"],
+            rule["id"] != "AWS.S3.BucketObjectLockConfigured",
+            "{rule}"
+        );
         assert!(!rule["description"].as_str().unwrap().is_empty());
     }
-    let rotation = &rules[2];
+    let rotation = &rules[1];
     assert_eq!(rotation["severity"], "medium");
     assert_eq!(rotation["compliance"], json!(["CIS-AWS-7.0:2.12"]));
     assert_eq!(
@@ -139,11 +195,26 @@ fn eval_prints_one_line_per_applicable_rule_in_input_order() {
     let out = palisade(&["eval", "--resource", &file, "--now", NOW], None);
     assert!(out.status.success(), "{}", stderr(&out));
     let lines = jsonl(&out);
-    assert_eq!(
-        lines.len(),
-        3,
-        "the queue has no applicable rule: {lines:?}"
-    );
+    // Each bucket gets every S3 rule on by default, the group its one rule, the queue none.
+    let s3_rules = default_rules("AWS.S3.Bucket");
+    assert!(s3_rules.len() > 10, "{s3_rules:?}");
+    let mut expected: Vec<(&str, &str)> = Vec::new();
+    expected.extend(s3_rules.iter().map(|r| ("arn:aws:s3:::plain", r.as_str())));
+    expected.push((
+        "arn:aws:ec2:us-east-1:123456789012:security-group/sg-0a1b",
+        "AWS.SecurityGroup.AdministrativeIngress",
+    ));
+    expected.extend(s3_rules.iter().map(|r| ("arn:aws:s3:::locked", r.as_str())));
+    let got: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["resource_id"].as_str().unwrap(),
+                l["rule_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected, "the queue has no applicable rule: {lines:?}");
     for (raw, line) in stdout(&out).lines().zip(&lines) {
         let mut keys: Vec<&String> = line.as_object().unwrap().keys().collect();
         keys.sort_by_key(|k| raw.find(&format!("\"{k}\":")).unwrap());
@@ -159,26 +230,30 @@ fn eval_prints_one_line_per_applicable_rule_in_input_order() {
             "{raw}"
         );
     }
-    assert_eq!(lines[0]["resource_id"], "arn:aws:s3:::plain");
-    assert_eq!(lines[0]["status"], "fail");
-    assert_eq!(
-        lines[0]["message"],
-        "bucket plain has no default encryption configured"
-    );
-    assert_eq!(
-        lines[1]["rule_id"],
-        "AWS.SecurityGroup.AdministrativeIngress"
-    );
-    assert_eq!(lines[1]["status"], "fail");
+    // The unencrypted bucket fails that rule only; the encrypted one passes every rule.
+    for line in &lines[..s3_rules.len()] {
+        if line["rule_id"] == "AWS.S3.Bucket.Encryption" {
+            assert_eq!(line["status"], "fail");
+            assert_eq!(
+                line["message"],
+                "bucket plain has no default encryption configured"
+            );
+        } else {
+            assert_eq!(line["status"], "pass", "{line}");
+        }
+    }
+    let group = &lines[s3_rules.len()];
+    assert_eq!(group["status"], "fail");
     assert!(
-        lines[1]["message"]
+        group["message"]
             .as_str()
             .unwrap()
             .contains("SSH (port 22) from 0.0.0.0/0")
     );
-    assert_eq!(lines[2]["resource_id"], "arn:aws:s3:::locked");
-    assert_eq!(lines[2]["status"], "pass");
-    assert_eq!(lines[2]["message"], Value::Null);
+    for line in &lines[s3_rules.len() + 1..] {
+        assert_eq!(line["status"], "pass", "{line}");
+        assert_eq!(line["message"], Value::Null);
+    }
 }
 
 #[test]
@@ -186,7 +261,13 @@ fn eval_reads_stdin_and_a_single_pretty_document() {
     let doc = serde_json::to_string_pretty(&bucket("plain", false)).unwrap();
     let out = palisade(&["eval", "--resource", "-", "--now", NOW], Some(&doc));
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(jsonl(&out).len(), 1);
+    let lines = jsonl(&out);
+    assert_eq!(lines.len(), default_rules("AWS.S3.Bucket").len());
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["resource_id"] == "arn:aws:s3:::plain")
+    );
 }
 
 #[test]
@@ -264,7 +345,17 @@ fn table_format_and_status_filter_are_for_people() {
     );
     assert!(lines[1].ends_with("bucket plain has no default encryption configured"));
     let json = palisade(
-        &["eval", "--resource", "-", "--now", NOW, "--status", "pass"],
+        &[
+            "eval",
+            "--resource",
+            "-",
+            "--now",
+            NOW,
+            "--status",
+            "pass",
+            "--rule",
+            "AWS.S3.Bucket.Encryption",
+        ],
         Some(&docs),
     );
     let lines = jsonl(&json);
@@ -452,7 +543,12 @@ fn data_dir_caches_compiled_packs_between_runs() {
             Some(&doc),
         );
         assert!(out.status.success(), "{}", stderr(&out));
-        assert_eq!(jsonl(&out)[0]["status"], "fail");
+        let lines = jsonl(&out);
+        let encryption = lines
+            .iter()
+            .find(|l| l["rule_id"] == "AWS.S3.Bucket.Encryption")
+            .unwrap();
+        assert_eq!(encryption["status"], "fail");
     }
     assert!(dir.path().join("data/artifact.key").exists());
     assert!(dir.path().join("data/store").is_dir());

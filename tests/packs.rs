@@ -2,10 +2,8 @@
 //! `tests/cases.json` (the same table its native unit tests use) must get the same verdict from
 //! the compiled component as from the rule code compiled natively.
 
-use std::sync::Arc;
-
 use palisade::engine::{
-    BUILTIN_PACKS, Engine, EvalContext, Limits, Pack, PackSet, RuleSettings, Status, Subject,
+    BUILTIN_PACKS, Engine, EvalContext, Limits, Pack, RuleSettings, Status, Subject, builtin_packs,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -13,6 +11,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 const DEFAULT_NOW: &str = "2026-11-27T00:00:00Z";
+
+/// The plugins under `plugins/`, each built in, each with a case table.
+const PLUGINS: [&str; 2] = ["aws-core", "aws-s3"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,12 +50,29 @@ fn field<'a>(doc: &'a Value, name: &str) -> &'a str {
 }
 
 #[test]
+fn the_builtin_packs_are_the_plugins() {
+    let names: Vec<&str> = BUILTIN_PACKS.iter().map(|p| p.name).collect();
+    assert_eq!(names, PLUGINS);
+}
+
+#[test]
 fn aws_core_cases_hold_through_the_wasm_engine() {
+    cases_hold_through_the_wasm_engine("aws-core", 40);
+}
+
+#[test]
+fn aws_s3_cases_hold_through_the_wasm_engine() {
+    cases_hold_through_the_wasm_engine("aws-s3", 100);
+}
+
+/// Every case of `plugin`'s table (at least `at_least` of them) gets its expected verdict
+/// from the embedded component, through both its batch and its single-evaluation export.
+fn cases_hold_through_the_wasm_engine(plugin: &str, at_least: usize) {
     let engine = Engine::new(Limits::default()).unwrap();
-    let pack = builtin(&engine, "aws-core");
-    let cases = cases("aws-core");
+    let pack = builtin(&engine, plugin);
+    let cases = cases(plugin);
     assert!(
-        cases.len() >= 40,
+        cases.len() >= at_least,
         "the case table is the pack's specification"
     );
     let mut mismatches = Vec::new();
@@ -123,12 +141,13 @@ fn aws_core_cases_hold_through_the_wasm_engine() {
 
 #[test]
 fn one_batch_of_every_case_matches_case_by_case_evaluation() {
-    // The batch path (many resources, several rules, one call per 256) must agree with the
-    // single-resource path used above.
+    // The batch path (many resources, every built-in pack and rule, one call per 256) must
+    // agree with the single-resource path used above.
     let engine = Engine::new(Limits::default()).unwrap();
-    let set = PackSet::new(vec![Arc::new(builtin(&engine, "aws-core"))]).unwrap();
-    let cases: Vec<Case> = cases("aws-core")
-        .into_iter()
+    let set = builtin_packs(&engine).unwrap();
+    let cases: Vec<Case> = PLUGINS
+        .iter()
+        .flat_map(|plugin| cases(plugin))
         .filter(|c| c.now.is_none() && c.settings.is_none())
         .collect();
     let texts: Vec<String> = cases.iter().map(|c| c.resource.to_string()).collect();
@@ -142,17 +161,31 @@ fn one_batch_of_every_case_matches_case_by_case_evaluation() {
             document: text,
         })
         .collect();
-    let plans = set.plan(None, false, &RuleSettings::new()).unwrap();
+    // Every rule, the ones off by default included, so each case's rule runs.
+    let plans = set.plan(None, true, &RuleSettings::new()).unwrap();
     let now = OffsetDateTime::parse(DEFAULT_NOW, &Rfc3339).unwrap();
     let verdicts = set.evaluate(&plans, &EvalContext::at(now), &subjects);
+    let applicable = |resource_type: &str| {
+        set.rules()
+            .filter(|(_, rule)| rule.applies_to(resource_type))
+            .count()
+    };
     assert_eq!(
         verdicts.len(),
-        cases.len(),
-        "each case document matches exactly one aws-core rule"
+        subjects
+            .iter()
+            .map(|s| applicable(s.resource_type))
+            .sum::<usize>(),
+        "one verdict per applicable rule of every pack"
     );
-    for v in &verdicts {
-        let case = &cases[v.subject];
-        assert_eq!(v.rule.id, case.rule, "{}", case.name);
+    for (index, case) in cases.iter().enumerate() {
+        let own: Vec<_> = verdicts
+            .iter()
+            .filter(|v| v.subject == index && v.rule.id == case.rule)
+            .collect();
+        let [v] = own.as_slice() else {
+            panic!("{}: {} verdicts of its rule", case.name, own.len());
+        };
         let expected = match case.expect.as_str() {
             "pass" => Status::Pass,
             "fail" => Status::Fail,

@@ -1,6 +1,7 @@
-//! Engine benchmark: the `aws-core` pack over 100,000 synthetic resources (~2 KB each, the
-//! shapes AWS returns), through the WebAssembly engine and, in the same process, through the
-//! same rule code compiled natively (the SDK's runtime, minus the component boundary).
+//! Engine benchmark: the `aws-core` rules and the `aws-s3` default-encryption rule (one rule
+//! per resource) over 100,000 synthetic resources (~2 KB each, the shapes AWS returns), through
+//! the WebAssembly engine and, in the same process, through the same rule code compiled
+//! natively (the SDK's runtime, minus the component boundary).
 //!
 //! Run: `cargo bench -p palisade --bench engine` (add `-- --quick` for a smaller corpus).
 //! Prints a Markdown table for BENCHMARKS.md. Timings are medians of several rounds; ratios are
@@ -10,7 +11,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use palisade::engine::{
-    ArtifactCache, BUILTIN_PACKS, Engine, EvalContext, Limits, RuleSettings, Subject,
+    ArtifactCache, BUILTIN_PACKS, BuiltinPack, Engine, EvalContext, Limits, Pack, Plan, RuleMeta,
+    RuleSettings, Subject,
 };
 use palisade::store::SledStore;
 use palisade_sdk::runtime::{StaticHost, evaluate_batch};
@@ -19,6 +21,48 @@ use serde_json::{Value, json};
 use time::macros::datetime;
 
 const ACCOUNT: &str = "123456789012";
+
+/// The one `aws-s3` rule benchmarked, so that buckets, like every other resource of the
+/// corpus, have exactly one applicable rule.
+const S3_ENCRYPTION: &str = "AWS.S3.Bucket.Encryption";
+
+/// The rules benchmarked: every default rule of `aws-core`, and [`S3_ENCRYPTION`].
+fn benchmarked(pack: &str, rule: &RuleMeta) -> bool {
+    match pack {
+        "aws-s3" => rule.id == S3_ENCRYPTION,
+        _ => rule.default_enabled,
+    }
+}
+
+/// The embedded pack named `name`.
+fn builtin(name: &str) -> &'static BuiltinPack {
+    BUILTIN_PACKS
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("{name} is built in"))
+}
+
+/// `aws-core` and `aws-s3` loaded by `engine`, each with its plan of the benchmarked rules.
+fn load_packs(engine: &Engine) -> Vec<(Pack, Plan)> {
+    ["aws-core", "aws-s3"]
+        .into_iter()
+        .map(|name| {
+            let pack = engine.load(name, builtin(name).wasm).unwrap();
+            let plan = pack
+                .plan(|r| benchmarked(name, r), &RuleSettings::new())
+                .unwrap();
+            (pack, plan)
+        })
+        .collect()
+}
+
+/// The WASM side: each pack's planned rules over `subjects`; the number of evaluations.
+fn wasm_evaluate(packs: &[(Pack, Plan)], ctx: &EvalContext, subjects: &[Subject<'_>]) -> usize {
+    packs
+        .iter()
+        .map(|(pack, plan)| pack.evaluate(plan, ctx, subjects).len())
+        .sum()
+}
 
 /// Deterministic xorshift, so every run evaluates the same corpus.
 struct Rng(u64);
@@ -226,11 +270,14 @@ fn native_evaluate(
         .iter()
         .map(|(ty, texts)| {
             let requests = requests_for(ty);
+            let rules = if *ty == "AWS.S3.Bucket" {
+                palisade_aws_s3::RULES
+            } else {
+                palisade_aws_core::RULES
+            };
             texts
                 .chunks(batch)
-                .map(|chunk| {
-                    evaluate_batch(palisade_aws_core::RULES, &requests, ty, chunk, host).len()
-                })
+                .map(|chunk| evaluate_batch(rules, &requests, ty, chunk, host).len())
                 .sum::<usize>()
         })
         .sum()
@@ -256,15 +303,12 @@ fn main() {
     );
 
     let now = datetime!(2026-11-27 00:00 UTC);
-    let aws_core = BUILTIN_PACKS
-        .iter()
-        .find(|p| p.name == "aws-core")
-        .expect("aws-core is built in");
+    let aws_core = builtin("aws-core");
 
     // Compile cost, fresh and from the authenticated cache.
     let compile_start = Instant::now();
     let engine = Engine::new(Limits::default()).unwrap();
-    let pack = engine.load("aws-core", aws_core.wasm).unwrap();
+    engine.load("aws-core", aws_core.wasm).unwrap();
     let compile = compile_start.elapsed();
     let dir = std::env::temp_dir().join(format!("palisade-bench-{}", std::process::id()));
     let store = std::sync::Arc::new(SledStore::open(&dir.join("store")).unwrap());
@@ -285,10 +329,15 @@ fn main() {
     let host = StaticHost::at(palisade_sdk::time::Timestamp::from_unix(
         now.unix_timestamp(),
     ));
+    let packs = load_packs(&engine);
     let requests_for = |ty: &str| -> Vec<RuleRequest> {
-        pack.rules()
+        packs
             .iter()
-            .filter(|r| r.applies_to(ty))
+            .flat_map(|(pack, _)| {
+                pack.rules()
+                    .iter()
+                    .filter(|r| benchmarked(pack.name(), r) && r.applies_to(ty))
+            })
             .map(|r| RuleRequest {
                 rule_id: r.id.clone(),
                 settings_json: r.settings_json(None).unwrap(),
@@ -296,9 +345,6 @@ fn main() {
             .collect()
     };
     let batch = Limits::default().batch_size;
-    let plan = pack
-        .plan(|r| r.default_enabled, &RuleSettings::new())
-        .unwrap();
     let ctx = EvalContext::at(now);
 
     let per = |d: Duration, count: usize| d.as_nanos() as f64 / count as f64 / 1000.0;
@@ -316,7 +362,7 @@ fn main() {
             time_rounds(1, || native_evaluate(&all, &requests_for, &host, batch));
         let cpu1 = thread_cpu();
         native_count = count;
-        let (t_wasm, count) = time_rounds(1, || pack.evaluate(&plan, &ctx, &subjects).len());
+        let (t_wasm, count) = time_rounds(1, || wasm_evaluate(&packs, &ctx, &subjects));
         let cpu2 = thread_cpu();
         wasm_count = count;
         ratios.push(t_wasm.as_secs_f64() / t_native.as_secs_f64());
@@ -380,7 +426,7 @@ fn main() {
             native_evaluate(&of_type, &requests_for, &host, batch)
         });
         let subs: Vec<Subject<'_>> = of_type.iter().map(|d| subject(d)).collect();
-        let (tw, cw) = time_rounds(rounds, || pack.evaluate(&plan, &ctx, &subs).len());
+        let (tw, cw) = time_rounds(rounds, || wasm_evaluate(&packs, &ctx, &subs));
         println!(
             "| {ty} | {:.2} | {:.2} | {:.2}× |",
             per(tn, cn),
@@ -420,11 +466,8 @@ fn main() {
             ..Limits::default()
         })
         .unwrap();
-        let pack = engine.load("aws-core", aws_core.wasm).unwrap();
-        let plan = pack
-            .plan(|r| r.default_enabled, &RuleSettings::new())
-            .unwrap();
-        let (t, count) = time_rounds(rounds.min(3), || pack.evaluate(&plan, &ctx, sample).len());
+        let packs = load_packs(&engine);
+        let (t, count) = time_rounds(rounds.min(3), || wasm_evaluate(&packs, &ctx, sample));
         println!(
             "| {size} | {:.2} | {:.2}× |",
             per(t, count),

@@ -9,12 +9,50 @@ use serde_json::{Value, json};
 use crate::service::{ADMIN, Config, READER, Service, ids, send};
 
 const RULE: &str = "AWS.S3.Bucket.Encryption";
-const AWS_CORE_RULES: [&str; 4] = [
+/// `aws-core`'s rules, sorted.
+const AWS_CORE_RULES: [&str; 3] = [
     "AWS.AccessKey.Rotation",
     "AWS.IAM.Policy.DoesNotGrantAdminAccess",
-    "AWS.S3.Bucket.Encryption",
     "AWS.SecurityGroup.AdministrativeIngress",
 ];
+/// `aws-s3`'s rules, sorted.
+const AWS_S3_RULES: [&str; 15] = [
+    "AWS.S3.Bucket.ActionRestrictions",
+    "AWS.S3.Bucket.Encryption",
+    "AWS.S3.Bucket.LifecycleConfiguration",
+    "AWS.S3.Bucket.Logging",
+    "AWS.S3.Bucket.MFADelete",
+    "AWS.S3.Bucket.NameDNSCompliance",
+    "AWS.S3.Bucket.PolicyAllowWithNotPrincipal",
+    "AWS.S3.Bucket.PolicyConfusedDeputyProtection",
+    "AWS.S3.Bucket.PrincipalRestrictions",
+    "AWS.S3.Bucket.PublicAccessBlock",
+    "AWS.S3.Bucket.PublicRead",
+    "AWS.S3.Bucket.PublicWrite",
+    "AWS.S3.Bucket.SecureAccess",
+    "AWS.S3.Bucket.Versioning",
+    "AWS.S3.BucketObjectLockConfigured",
+];
+/// The one built-in rule off by default.
+const OFF_BY_DEFAULT: &str = "AWS.S3.BucketObjectLockConfigured";
+/// How many built-in rules are on by default.
+const ENABLED_BY_DEFAULT: usize = AWS_CORE_RULES.len() + AWS_S3_RULES.len() - 1;
+
+/// Every built-in rule, sorted.
+fn builtin_rules() -> Vec<&'static str> {
+    let mut all = [&AWS_CORE_RULES[..], &AWS_S3_RULES[..]].concat();
+    all.sort_unstable();
+    all
+}
+
+/// The built-in module that provides `rule`.
+fn module_of(rule: &str) -> &'static str {
+    if AWS_CORE_RULES.contains(&rule) {
+        "aws-core"
+    } else {
+        "aws-s3"
+    }
+}
 
 fn prod_account() -> Value {
     json!({
@@ -705,10 +743,10 @@ async fn bad_input_gets_the_right_status_and_a_json_error() {
     );
     let (status, modules) = service.get("/api/v1/modules").await;
     assert_eq!(status, StatusCode::OK, "{modules}");
-    assert_eq!(ids(&modules, "name"), ["aws-core"], "{modules}");
+    assert_eq!(ids(&modules, "name"), ["aws-core", "aws-s3"], "{modules}");
     let (status, rules) = service.get("/api/v1/rules").await;
     assert_eq!(status, StatusCode::OK, "{rules}");
-    assert_eq!(ids(&rules, "id").len(), 4, "{rules}");
+    assert_eq!(ids(&rules, "id").len(), builtin_rules().len(), "{rules}");
 
     // Evaluate refuses what is not a document.
     for (what, request) in [
@@ -759,8 +797,8 @@ async fn bad_input_gets_the_right_status_and_a_json_error() {
     // After all that, the service is still serving and nothing changed.
     let health = health(&service).await;
     assert_eq!(health["status"], "ok", "{health}");
-    assert_eq!(health["modules"], 1, "{health}");
-    assert_eq!(health["rules_enabled"], 4, "{health}");
+    assert_eq!(health["modules"], 2, "{health}");
+    assert_eq!(health["rules_enabled"], ENABLED_BY_DEFAULT, "{health}");
     service.stop();
 }
 
@@ -769,15 +807,17 @@ async fn rules_switch_off_and_on_and_suppressions_apply_to_evaluation() {
     let data = tempfile::tempdir().unwrap();
     let service = Service::start(data.path(), &Config::default());
 
-    // The built-in rules, all on.
+    // The built-in rules, all on but the one off by default.
     let (status, rules) = service.get("/api/v1/rules").await;
     assert_eq!(status, StatusCode::OK, "{rules}");
     let mut listed = ids(&rules, "id");
     listed.sort();
-    assert_eq!(listed, AWS_CORE_RULES, "{rules}");
+    assert_eq!(listed, builtin_rules(), "{rules}");
     for rule in rules.as_array().unwrap() {
-        assert_eq!(rule["enabled"], true, "{rule}");
-        assert_eq!(rule["module"], "aws-core", "{rule}");
+        let id = rule["id"].as_str().unwrap();
+        assert_eq!(rule["enabled"], id != OFF_BY_DEFAULT, "{rule}");
+        assert_eq!(rule["default_enabled"], rule["enabled"], "{rule}");
+        assert_eq!(rule["module"], module_of(id), "{rule}");
         assert_eq!(rule["suppressions"], 0, "{rule}");
     }
     let (status, rule) = service.get(&format!("/api/v1/rules/{RULE}")).await;
@@ -786,16 +826,24 @@ async fn rules_switch_off_and_on_and_suppressions_apply_to_evaluation() {
     assert_eq!(rule["severity"], "high", "{rule}");
     assert_eq!(rule["resource_types"], json!(["AWS.S3.Bucket"]), "{rule}");
     let before = health(&service).await;
-    assert_eq!(before["rules_enabled"], 4, "{before}");
+    assert_eq!(before["rules_enabled"], ENABLED_BY_DEFAULT, "{before}");
 
     // Evaluate: a bucket without default encryption fails, one with it passes.
     let answer = evaluate_bucket(&service, None).await;
     assert_eq!(verdict(&answer, RULE), Some("fail"), "{answer}");
-    let only = &answer["verdicts"].as_array().unwrap()[0];
-    assert_eq!(only["module"], "aws-core", "{answer}");
-    assert_eq!(only["severity"], "high", "{answer}");
+    let verdicts = answer["verdicts"].as_array().unwrap();
+    assert_eq!(
+        verdicts.len(),
+        AWS_S3_RULES.len() - 1,
+        "every S3 rule on by default: {answer}"
+    );
+    let encryption = verdicts.iter().find(|v| v["rule_id"] == RULE).unwrap();
+    assert_eq!(encryption["module"], "aws-s3", "{answer}");
+    assert_eq!(encryption["severity"], "high", "{answer}");
     assert!(
-        only["message"].as_str().is_some_and(|m| m.contains('b')),
+        encryption["message"]
+            .as_str()
+            .is_some_and(|m| m.contains('b')),
         "{answer}"
     );
     let generation = answer["generation"]
@@ -838,10 +886,14 @@ async fn rules_switch_off_and_on_and_suppressions_apply_to_evaluation() {
     assert_eq!(rule["enabled"], false, "{rule}");
     let (_, rules) = service.get("/api/v1/rules").await;
     for rule in rules.as_array().unwrap() {
-        assert_eq!(rule["enabled"], rule["id"] != RULE, "{rule}");
+        assert_eq!(
+            rule["enabled"],
+            rule["id"] != RULE && rule["id"] != OFF_BY_DEFAULT,
+            "{rule}"
+        );
     }
     let after = health(&service).await;
-    assert_eq!(after["rules_enabled"], 3, "{after}");
+    assert_eq!(after["rules_enabled"], ENABLED_BY_DEFAULT - 1, "{after}");
     let answer = evaluate_bucket(&service, None).await;
     assert_eq!(
         verdict(&answer, RULE),
@@ -865,7 +917,10 @@ async fn rules_switch_off_and_on_and_suppressions_apply_to_evaluation() {
         (StatusCode::OK, &json!(false)),
         "{rule}"
     );
-    assert_eq!(health(&service).await["rules_enabled"], 3);
+    assert_eq!(
+        health(&service).await["rules_enabled"],
+        ENABLED_BY_DEFAULT - 1
+    );
 
     // On again.
     let (status, rule) = service
@@ -877,7 +932,7 @@ async fn rules_switch_off_and_on_and_suppressions_apply_to_evaluation() {
         .await;
     assert_eq!(status, StatusCode::OK, "{rule}");
     assert_eq!(rule["enabled"], true, "{rule}");
-    assert_eq!(health(&service).await["rules_enabled"], 4);
+    assert_eq!(health(&service).await["rules_enabled"], ENABLED_BY_DEFAULT);
     let answer = evaluate_bucket(&service, None).await;
     assert_eq!(verdict(&answer, RULE), Some("fail"), "{answer}");
 
@@ -1058,13 +1113,20 @@ async fn empty_listings_metrics_and_modules() {
         "{suppressions}"
     );
 
-    // Modules: the built-in pack.
+    // Modules: the built-in packs.
     let (status, modules) = service.get("/api/v1/modules").await;
     assert_eq!(status, StatusCode::OK, "{modules}");
-    assert_eq!(ids(&modules, "name"), ["aws-core"], "{modules}");
+    assert_eq!(ids(&modules, "name"), ["aws-core", "aws-s3"], "{modules}");
     let (status, one) = service.get("/api/v1/modules/aws-core").await;
     assert_eq!(status, StatusCode::OK, "{one}");
-    for module in [&modules[0], &one] {
+    let (status, s3) = service.get("/api/v1/modules/aws-s3").await;
+    assert_eq!(status, StatusCode::OK, "{s3}");
+    for (module, expected) in [
+        (&modules[0], &AWS_CORE_RULES[..]),
+        (&one, &AWS_CORE_RULES[..]),
+        (&modules[1], &AWS_S3_RULES[..]),
+        (&s3, &AWS_S3_RULES[..]),
+    ] {
         assert_eq!(module["source"], "builtin", "{module}");
         assert_eq!(module["status"], "active", "{module}");
         assert!(module["size"].as_u64().unwrap_or(0) > 1000, "{module}");
@@ -1083,12 +1145,13 @@ async fn empty_listings_metrics_and_modules() {
             .filter_map(Value::as_str)
             .collect();
         rules.sort();
-        assert_eq!(rules, AWS_CORE_RULES, "{module}");
+        assert_eq!(rules, expected, "{module}");
         assert_eq!(module["error"], Value::Null, "{module}");
     }
     assert_eq!(modules[0]["sha256"], one["sha256"], "{modules} {one}");
+    assert_eq!(modules[1]["sha256"], s3["sha256"], "{modules} {s3}");
     let health = health(&service).await;
-    assert_eq!(health["modules"], 1, "{health}");
+    assert_eq!(health["modules"], 2, "{health}");
 
     // Metrics: request counts by route pattern, and the gauges.
     for _ in 0..2 {
@@ -1135,13 +1198,11 @@ async fn empty_listings_metrics_and_modules() {
         "a raw path (with its id) is a metric label:\n{text}"
     );
     assert!(
-        text.lines().any(|l| l == "palisade_modules_loaded 1"),
+        text.lines().any(|l| l == "palisade_modules_loaded 2"),
         "{text}"
     );
-    assert!(
-        text.lines().any(|l| l == "palisade_rules_enabled 4"),
-        "{text}"
-    );
+    let rules_gauge = format!("palisade_rules_enabled {ENABLED_BY_DEFAULT}");
+    assert!(text.lines().any(|l| l == rules_gauge), "{text}");
 
     service.stop();
 }

@@ -1,6 +1,7 @@
 //! IAM policy documents: parsing (object, JSON string, or URL-encoded JSON string as IAM's
-//! `GetAccountAuthorizationDetails` returns it), IAM-style wildcard matching, and the questions
-//! rules ask of a policy (admin access, public principals, "does some statement allow this").
+//! `GetAccountAuthorizationDetails` returns it), IAM-style wildcard matching, the tests of a
+//! statement's `Condition` block, and the questions rules ask of a policy (admin access, public
+//! principals, "does some statement allow this").
 //!
 //! This is not a policy evaluator: there is no Deny precedence across policies, no condition
 //! evaluation, no policy variables (`${aws:username}`), and no SCP/boundary logic. Each helper
@@ -291,6 +292,96 @@ impl Statement {
             _ => Cow::Owned(format!("Statement[{index}]")),
         }
     }
+
+    /// Every test of the `Condition` block: one per (operator, condition key) pair, in the
+    /// order the parsed block keeps them (by name, unless serde_json preserves order). An
+    /// operator whose value is not an object (which IAM would refuse) contributes nothing.
+    pub fn condition_tests(&self) -> impl Iterator<Item = ConditionTest<'_>> {
+        self.condition
+            .iter()
+            .flatten()
+            .filter_map(|(operator, keys)| Some((operator, keys.as_object()?)))
+            .flat_map(|(operator, keys)| {
+                keys.iter().map(move |(key, value)| ConditionTest {
+                    operator,
+                    key,
+                    value,
+                })
+            })
+    }
+}
+
+/// One test of a statement's `Condition` block, e.g. `"StringEquals": {"aws:SourceAccount":
+/// "123456789012"}`: the request must satisfy it (and every other test) for the statement to
+/// apply. This is the text of the test, not an evaluation of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConditionTest<'a> {
+    /// The operator as written, e.g. `StringEquals`, `ForAnyValue:StringLike`, `BoolIfExists`.
+    pub operator: &'a str,
+    /// The condition key as written, e.g. `aws:SourceArn`.
+    pub key: &'a str,
+    /// The value(s) to compare with: a string, boolean or number, or a list of them.
+    pub value: &'a Value,
+}
+
+impl<'a> ConditionTest<'a> {
+    /// The operator without its set qualifier (`ForAllValues:`, `ForAnyValue:`) and without
+    /// an `IfExists` suffix: `ForAnyValue:StringLikeIfExists` gives `StringLike`.
+    pub fn base_operator(&self) -> &'a str {
+        let operator = self.unqualified();
+        strip_if_exists(operator).unwrap_or(operator)
+    }
+
+    /// `ForAllValues` or `ForAnyValue` (as written) when the operator carries that set
+    /// qualifier. `ForAllValues` tests also pass when the request has no value for the key.
+    pub fn set_qualifier(&self) -> Option<&'a str> {
+        let (qualifier, _) = self.operator.split_once(':')?;
+        (qualifier.eq_ignore_ascii_case("ForAllValues")
+            || qualifier.eq_ignore_ascii_case("ForAnyValue"))
+        .then_some(qualifier)
+    }
+
+    /// Returns true for an `...IfExists` operator, which also passes when the request has no
+    /// value for the key.
+    pub fn if_exists(&self) -> bool {
+        strip_if_exists(self.unqualified()).is_some()
+    }
+
+    /// The operator without its set qualifier.
+    fn unqualified(&self) -> &'a str {
+        match self.set_qualifier() {
+            Some(qualifier) => &self.operator[qualifier.len() + 1..],
+            None => self.operator,
+        }
+    }
+
+    /// Returns true if the base operator (see [`base_operator`](Self::base_operator)) is
+    /// `operator`, ignoring ASCII case.
+    pub fn operator_is(&self, operator: &str) -> bool {
+        self.base_operator().eq_ignore_ascii_case(operator)
+    }
+
+    /// Returns true if the condition key is `key`, ignoring ASCII case (IAM condition keys are
+    /// case-insensitive).
+    pub fn key_is(&self, key: &str) -> bool {
+        self.key.eq_ignore_ascii_case(key)
+    }
+
+    /// The values as text, in order: a string as is, a boolean or number written out
+    /// (`true`, `12`); a list gives each of its items that way. Other values (`null`, objects,
+    /// nested lists) are skipped.
+    pub fn values(&self) -> impl Iterator<Item = Cow<'a, str>> {
+        let items: &'a [Value] = match self.value {
+            Value::Array(items) => items,
+            single => std::slice::from_ref(single),
+        };
+        items.iter().filter_map(|value| match value {
+            Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+            Value::Bool(b) => Some(Cow::Owned(b.to_string())),
+            Value::Number(n) => Some(Cow::Owned(n.to_string())),
+            Value::Null | Value::Array(_) | Value::Object(_) => None,
+        })
+    }
 }
 
 /// A parsed IAM policy document.
@@ -430,6 +521,17 @@ pub fn wildcard_match(pattern: &str, value: &str) -> bool {
         }
     }
     p[pi..].iter().all(|&b| b == b'*')
+}
+
+/// `operator` without its `IfExists` suffix (any ASCII case), or `None` when it has none.
+fn strip_if_exists(operator: &str) -> Option<&str> {
+    const SUFFIX: &str = "IfExists";
+    let end = operator
+        .len()
+        .checked_sub(SUFFIX.len())
+        .filter(|&end| end > 0)?;
+    (operator.is_char_boundary(end) && operator[end..].eq_ignore_ascii_case(SUFFIX))
+        .then(|| &operator[..end])
 }
 
 /// Length of the UTF-8 sequence starting with `lead` (so `?` and `*` step over whole
@@ -1037,6 +1139,100 @@ mod tests {
         assert!(empty.statements.is_empty());
         assert!(!empty.allows("s3:GetObject", "*"));
         assert_eq!(empty.version, None);
+    }
+
+    #[test]
+    fn condition_tests_list_operator_key_and_values() {
+        let d = doc(json!({"Statement": [
+            {
+                "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                "Condition": {
+                    "StringEquals": {"AWS:SourceAccount": "123456789012", "aws:SourceVpce": ["vpce-1", "vpce-2"]},
+                    "ForAnyValue:StringLikeIfExists": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/*"},
+                    "Bool": {"aws:SecureTransport": false},
+                    "NumericLessThan": {"s3:TlsVersion": 1.2},
+                    "Null": {"aws:TokenIssueTime": [true, null, {}]},
+                    "Broken": "not an object"
+                }
+            },
+            {"Effect": "Deny", "Action": "*"}
+        ]}));
+        let tests: Vec<ConditionTest<'_>> = d.statements[0].condition_tests().collect();
+        let seen: Vec<(&str, &str)> = tests.iter().map(|t| (t.operator, t.key)).collect();
+        assert_eq!(
+            seen.len(),
+            6,
+            "the malformed operator contributes nothing: {seen:?}"
+        );
+        assert!(seen.contains(&("StringEquals", "aws:SourceVpce")));
+        let find = |key: &str| *tests.iter().find(|t| t.key_is(key)).unwrap();
+
+        let account = find("aws:sourceaccount");
+        assert_eq!(account.key, "AWS:SourceAccount");
+        assert!(account.operator_is("stringequals"));
+        assert_eq!(account.set_qualifier(), None);
+        assert!(!account.if_exists());
+        assert_eq!(account.values().collect::<Vec<_>>(), ["123456789012"]);
+        assert_eq!(
+            find("aws:SourceVpce").values().collect::<Vec<_>>(),
+            ["vpce-1", "vpce-2"]
+        );
+
+        let paths = find("aws:PrincipalOrgPaths");
+        assert_eq!(paths.base_operator(), "StringLike");
+        assert_eq!(paths.set_qualifier(), Some("ForAnyValue"));
+        assert!(paths.if_exists());
+
+        let transport = find("aws:SecureTransport");
+        assert!(transport.operator_is("Bool"));
+        assert_eq!(transport.values().collect::<Vec<_>>(), ["false"]);
+        assert_eq!(find("s3:TlsVersion").values().collect::<Vec<_>>(), ["1.2"]);
+        assert_eq!(
+            find("aws:TokenIssueTime").values().collect::<Vec<_>>(),
+            ["true"],
+            "null and nested values are skipped"
+        );
+        assert_eq!(d.statements[1].condition_tests().count(), 0);
+    }
+
+    #[test]
+    fn condition_operators_split_into_qualifier_base_and_if_exists() {
+        let value = json!("x");
+        for (operator, base, qualifier, if_exists) in [
+            ("StringEquals", "StringEquals", None, false),
+            ("ArnLikeIfExists", "ArnLike", None, true),
+            (
+                "ForAllValues:StringEquals",
+                "StringEquals",
+                Some("ForAllValues"),
+                false,
+            ),
+            (
+                "forallvalues:StringLikeifexists",
+                "StringLike",
+                Some("forallvalues"),
+                true,
+            ),
+            // Only the two set qualifiers are prefixes; `IfExists` alone is no operator.
+            ("Other:StringEquals", "Other:StringEquals", None, false),
+            ("IfExists", "IfExists", None, false),
+            (
+                "ForAnyValue:IfExists",
+                "IfExists",
+                Some("ForAnyValue"),
+                false,
+            ),
+            ("Bool\u{e9}IfExists", "Bool\u{e9}", None, true),
+        ] {
+            let t = ConditionTest {
+                operator,
+                key: "k",
+                value: &value,
+            };
+            assert_eq!(t.base_operator(), base, "{operator}");
+            assert_eq!(t.set_qualifier(), qualifier, "{operator}");
+            assert_eq!(t.if_exists(), if_exists, "{operator}");
+        }
     }
 
     #[test]

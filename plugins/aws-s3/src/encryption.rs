@@ -1,15 +1,17 @@
-//! S3 bucket rules. Each reads only the fields it needs (`Resource::field`).
+//! Default encryption: objects written without an encryption header must still be encrypted.
 
 use std::borrow::Cow;
 
 use palisade_sdk::{Ctx, Resource, Result, Rule, Severity, Verdict};
 use serde::Deserialize;
 
+use crate::{BUCKET, bucket_name, collected};
+
 pub const ENCRYPTION: Rule = Rule::new(
     "AWS.S3.Bucket.Encryption",
     "S3 bucket has default encryption",
     Severity::High,
-    &["AWS.S3.Bucket"],
+    BUCKET,
     encryption,
 )
 .description(
@@ -42,11 +44,8 @@ struct SseDefault<'a> {
 }
 
 fn encryption(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    res.require_collected(&["EncryptionRules"])?;
-    let name: Option<Cow<'_, str>> = res.field("Name")?;
-    let id = res.id();
-    let name = name.as_deref().unwrap_or(&id);
-    let rules: Option<Vec<EncryptionRule<'_>>> = res.field("EncryptionRules")?;
+    let rules: Option<Vec<EncryptionRule<'_>>> = collected(res, "EncryptionRules")?;
+    let name = bucket_name(res)?;
     let algorithms: Vec<&str> = rules
         .iter()
         .flatten()

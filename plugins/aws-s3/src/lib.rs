@@ -1,0 +1,69 @@
+//! `aws-s3`: the S3 bucket rules of the catalog, every one on `AWS.S3.Bucket` documents. Rule
+//! ids are the ones Panther's policy library uses for the same checks, so migrating users keep
+//! their ids, suppressions and reports.
+//!
+//! Each rule reads only the fields it needs (`Resource::field`) after checking the collector
+//! could read them (`require_collected`), so "could not read" is an `error`, never a pass.
+
+mod acl;
+mod configuration;
+mod encryption;
+mod name;
+mod policy;
+mod public_access;
+
+use std::borrow::Cow;
+
+use palisade_sdk::{Error, Resource, Result, Rule};
+use serde::Deserialize;
+
+/// Every rule of the pack, in the order `palisade rules` lists them.
+pub static RULES: &[Rule] = &[
+    encryption::ENCRYPTION,
+    public_access::PUBLIC_ACCESS_BLOCK,
+    acl::PUBLIC_READ,
+    acl::PUBLIC_WRITE,
+    configuration::VERSIONING,
+    configuration::MFA_DELETE,
+    configuration::LOGGING,
+    configuration::LIFECYCLE_CONFIGURATION,
+    name::NAME_DNS_COMPLIANCE,
+    policy::SECURE_ACCESS,
+    policy::ACTION_RESTRICTIONS,
+    policy::PRINCIPAL_RESTRICTIONS,
+    policy::ALLOW_WITH_NOT_PRINCIPAL,
+    policy::CONFUSED_DEPUTY_PROTECTION,
+    configuration::OBJECT_LOCK_CONFIGURED,
+];
+
+palisade_sdk::export_pack!(RULES);
+
+/// The resource type every rule of the pack applies to.
+const BUCKET: &[&str] = &["AWS.S3.Bucket"];
+
+/// The bucket's name for messages: `Name`, else the resource id.
+fn bucket_name<'a>(res: &Resource<'a>) -> Result<Cow<'a, str>> {
+    let name: Option<Cow<'a, str>> = res.field("Name")?;
+    Ok(name.unwrap_or_else(|| res.id()))
+}
+
+/// Field `field` once the collector is known to have read it; a missing key reads as `null`.
+/// For rules that a `null` value fails, so a document without the field fails too.
+fn collected<'a, T: Deserialize<'a>>(res: &Resource<'a>, field: &str) -> Result<T> {
+    res.require_collected(&[field])?;
+    res.field(field)
+}
+
+/// Like [`collected`], but a document without the key at all is an error: for rules that a
+/// `null` value ("none configured") passes, so a document that never carried the field (a
+/// partial or hand-made one) cannot pass.
+fn collected_present<'a, T: Deserialize<'a>>(res: &Resource<'a>, field: &str) -> Result<T> {
+    res.require_collected(&[field])?;
+    if res.raw_field(field)?.is_none() {
+        return Err(Error::new(format!(
+            "the document has no {field} field (it is null when the bucket has none), so the \
+             rule cannot decide"
+        )));
+    }
+    res.field(field)
+}
