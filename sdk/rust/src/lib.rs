@@ -35,6 +35,7 @@
 // The generated export macro names this crate by path, also from inside it.
 extern crate self as palisade_sdk;
 
+pub mod cases;
 mod context;
 pub mod iam;
 mod json;
