@@ -104,6 +104,13 @@ fn rules_lists_the_builtin_packs_with_full_metadata() {
     assert!(out.status.success(), "{}", stderr(&out));
     let rules: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
     let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let cloudtrail_kms = [
+        "AWS.CloudTrail.LogValidation",
+        "AWS.CloudTrail.LogEncryption",
+        "AWS.CloudTrail.CloudWatchLogs",
+        "AWS.CMK.KeyRotation",
+        "AWS.KMS.RestrictsUsage",
+    ];
     let core = [
         "AWS.SecurityGroup.AdministrativeIngress",
         "AWS.AccessKey.Rotation",
@@ -126,7 +133,7 @@ fn rules_lists_the_builtin_packs_with_full_metadata() {
         "AWS.S3.Bucket.PolicyConfusedDeputyProtection",
         "AWS.S3.BucketObjectLockConfigured",
     ];
-    assert_eq!(ids, [&core[..], &s3[..]].concat());
+    assert_eq!(ids, [&cloudtrail_kms[..], &core[..], &s3[..]].concat());
     for rule in &rules {
         for field in [
             "id",
@@ -142,20 +149,27 @@ fn rules_lists_the_builtin_packs_with_full_metadata() {
         ] {
             assert!(rule.get(field).is_some(), "{field} missing from {rule}");
         }
-        let module = if core.contains(&rule["id"].as_str().unwrap()) {
+        let id = rule["id"].as_str().unwrap();
+        let module = if core.contains(&id) {
             "aws-core"
+        } else if cloudtrail_kms.contains(&id) {
+            "aws-cloudtrail-kms"
         } else {
             "aws-s3"
         };
         assert_eq!(rule["module"], module, "{rule}");
         assert_eq!(
             rule["default_enabled"],
-            rule["id"] != "AWS.S3.BucketObjectLockConfigured",
+            ![
+                "AWS.S3.BucketObjectLockConfigured",
+                "AWS.CloudTrail.CloudWatchLogs"
+            ]
+            .contains(&id),
             "{rule}"
         );
         assert!(!rule["description"].as_str().unwrap().is_empty());
     }
-    let rotation = &rules[1];
+    let rotation = &rules[cloudtrail_kms.len() + 1];
     assert_eq!(rotation["severity"], "medium");
     assert_eq!(rotation["compliance"], json!(["CIS-AWS-7.0:2.12"]));
     assert_eq!(

@@ -13,7 +13,7 @@ use time::format_description::well_known::Rfc3339;
 const DEFAULT_NOW: &str = "2026-11-27T00:00:00Z";
 
 /// The plugins under `plugins/`, each built in, each with a case table.
-const PLUGINS: [&str; 2] = ["aws-core", "aws-s3"];
+const PLUGINS: [&str; 3] = ["aws-cloudtrail-kms", "aws-core", "aws-s3"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +53,11 @@ fn field<'a>(doc: &'a Value, name: &str) -> &'a str {
 fn the_builtin_packs_are_the_plugins() {
     let names: Vec<&str> = BUILTIN_PACKS.iter().map(|p| p.name).collect();
     assert_eq!(names, PLUGINS);
+}
+
+#[test]
+fn aws_cloudtrail_kms_cases_hold_through_the_wasm_engine() {
+    cases_hold_through_the_wasm_engine("aws-cloudtrail-kms", 40);
 }
 
 #[test]

@@ -33,14 +33,32 @@ const AWS_S3_RULES: [&str; 15] = [
     "AWS.S3.Bucket.Versioning",
     "AWS.S3.BucketObjectLockConfigured",
 ];
-/// The one built-in rule off by default.
-const OFF_BY_DEFAULT: &str = "AWS.S3.BucketObjectLockConfigured";
+/// `aws-cloudtrail-kms`'s rules, sorted.
+const AWS_CLOUDTRAIL_KMS_RULES: [&str; 5] = [
+    "AWS.CMK.KeyRotation",
+    "AWS.CloudTrail.CloudWatchLogs",
+    "AWS.CloudTrail.LogEncryption",
+    "AWS.CloudTrail.LogValidation",
+    "AWS.KMS.RestrictsUsage",
+];
+/// The built-in rules off by default.
+const OFF_BY_DEFAULT: [&str; 2] = [
+    "AWS.CloudTrail.CloudWatchLogs",
+    "AWS.S3.BucketObjectLockConfigured",
+];
 /// How many built-in rules are on by default.
-const ENABLED_BY_DEFAULT: usize = AWS_CORE_RULES.len() + AWS_S3_RULES.len() - 1;
+const ENABLED_BY_DEFAULT: usize =
+    AWS_CLOUDTRAIL_KMS_RULES.len() + AWS_CORE_RULES.len() + AWS_S3_RULES.len()
+        - OFF_BY_DEFAULT.len();
 
 /// Every built-in rule, sorted.
 fn builtin_rules() -> Vec<&'static str> {
-    let mut all = [&AWS_CORE_RULES[..], &AWS_S3_RULES[..]].concat();
+    let mut all = [
+        &AWS_CLOUDTRAIL_KMS_RULES[..],
+        &AWS_CORE_RULES[..],
+        &AWS_S3_RULES[..],
+    ]
+    .concat();
     all.sort_unstable();
     all
 }
@@ -49,6 +67,8 @@ fn builtin_rules() -> Vec<&'static str> {
 fn module_of(rule: &str) -> &'static str {
     if AWS_CORE_RULES.contains(&rule) {
         "aws-core"
+    } else if AWS_CLOUDTRAIL_KMS_RULES.contains(&rule) {
+        "aws-cloudtrail-kms"
     } else {
         "aws-s3"
     }
@@ -743,7 +763,11 @@ async fn bad_input_gets_the_right_status_and_a_json_error() {
     );
     let (status, modules) = service.get("/api/v1/modules").await;
     assert_eq!(status, StatusCode::OK, "{modules}");
-    assert_eq!(ids(&modules, "name"), ["aws-core", "aws-s3"], "{modules}");
+    assert_eq!(
+        ids(&modules, "name"),
+        ["aws-cloudtrail-kms", "aws-core", "aws-s3"],
+        "{modules}"
+    );
     let (status, rules) = service.get("/api/v1/rules").await;
     assert_eq!(status, StatusCode::OK, "{rules}");
     assert_eq!(ids(&rules, "id").len(), builtin_rules().len(), "{rules}");
@@ -797,7 +821,7 @@ async fn bad_input_gets_the_right_status_and_a_json_error() {
     // After all that, the service is still serving and nothing changed.
     let health = health(&service).await;
     assert_eq!(health["status"], "ok", "{health}");
-    assert_eq!(health["modules"], 2, "{health}");
+    assert_eq!(health["modules"], 3, "{health}");
     assert_eq!(health["rules_enabled"], ENABLED_BY_DEFAULT, "{health}");
     service.stop();
 }
@@ -815,7 +839,7 @@ async fn rules_switch_off_and_on_and_suppressions_apply_to_evaluation() {
     assert_eq!(listed, builtin_rules(), "{rules}");
     for rule in rules.as_array().unwrap() {
         let id = rule["id"].as_str().unwrap();
-        assert_eq!(rule["enabled"], id != OFF_BY_DEFAULT, "{rule}");
+        assert_eq!(rule["enabled"], !OFF_BY_DEFAULT.contains(&id), "{rule}");
         assert_eq!(rule["default_enabled"], rule["enabled"], "{rule}");
         assert_eq!(rule["module"], module_of(id), "{rule}");
         assert_eq!(rule["suppressions"], 0, "{rule}");
@@ -888,7 +912,7 @@ async fn rules_switch_off_and_on_and_suppressions_apply_to_evaluation() {
     for rule in rules.as_array().unwrap() {
         assert_eq!(
             rule["enabled"],
-            rule["id"] != RULE && rule["id"] != OFF_BY_DEFAULT,
+            rule["id"] != RULE && !OFF_BY_DEFAULT.contains(&rule["id"].as_str().unwrap()),
             "{rule}"
         );
     }
@@ -1116,15 +1140,20 @@ async fn empty_listings_metrics_and_modules() {
     // Modules: the built-in packs.
     let (status, modules) = service.get("/api/v1/modules").await;
     assert_eq!(status, StatusCode::OK, "{modules}");
-    assert_eq!(ids(&modules, "name"), ["aws-core", "aws-s3"], "{modules}");
+    assert_eq!(
+        ids(&modules, "name"),
+        ["aws-cloudtrail-kms", "aws-core", "aws-s3"],
+        "{modules}"
+    );
     let (status, one) = service.get("/api/v1/modules/aws-core").await;
     assert_eq!(status, StatusCode::OK, "{one}");
     let (status, s3) = service.get("/api/v1/modules/aws-s3").await;
     assert_eq!(status, StatusCode::OK, "{s3}");
     for (module, expected) in [
-        (&modules[0], &AWS_CORE_RULES[..]),
+        (&modules[0], &AWS_CLOUDTRAIL_KMS_RULES[..]),
+        (&modules[1], &AWS_CORE_RULES[..]),
         (&one, &AWS_CORE_RULES[..]),
-        (&modules[1], &AWS_S3_RULES[..]),
+        (&modules[2], &AWS_S3_RULES[..]),
         (&s3, &AWS_S3_RULES[..]),
     ] {
         assert_eq!(module["source"], "builtin", "{module}");
@@ -1148,10 +1177,10 @@ async fn empty_listings_metrics_and_modules() {
         assert_eq!(rules, expected, "{module}");
         assert_eq!(module["error"], Value::Null, "{module}");
     }
-    assert_eq!(modules[0]["sha256"], one["sha256"], "{modules} {one}");
-    assert_eq!(modules[1]["sha256"], s3["sha256"], "{modules} {s3}");
+    assert_eq!(modules[1]["sha256"], one["sha256"], "{modules} {one}");
+    assert_eq!(modules[2]["sha256"], s3["sha256"], "{modules} {s3}");
     let health = health(&service).await;
-    assert_eq!(health["modules"], 2, "{health}");
+    assert_eq!(health["modules"], 3, "{health}");
 
     // Metrics: request counts by route pattern, and the gauges.
     for _ in 0..2 {
@@ -1198,7 +1227,7 @@ async fn empty_listings_metrics_and_modules() {
         "a raw path (with its id) is a metric label:\n{text}"
     );
     assert!(
-        text.lines().any(|l| l == "palisade_modules_loaded 2"),
+        text.lines().any(|l| l == "palisade_modules_loaded 3"),
         "{text}"
     );
     let rules_gauge = format!("palisade_rules_enabled {ENABLED_BY_DEFAULT}");

@@ -9,7 +9,6 @@
 use std::borrow::Cow;
 
 use palisade_sdk::iam::{ConditionTest, PolicyDocument, Principal, Statement, parse_policy};
-use palisade_sdk::net::is_world_cidr;
 use palisade_sdk::{Ctx, Error, Resource, Result, Rule, Severity, Value, Verdict};
 
 use crate::{BUCKET, bucket_name, collected, collected_present};
@@ -142,16 +141,6 @@ const SOURCE_KEYS: &[&str] = &[
     "aws:SourceOrgPaths",
 ];
 
-/// Operators under which a request passes only when the key has one of the listed values.
-const MATCHING_OPERATORS: &[&str] = &[
-    "StringEquals",
-    "StringEqualsIgnoreCase",
-    "StringLike",
-    "ArnEquals",
-    "ArnLike",
-    "IpAddress",
-];
-
 fn secure_access(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
     let name = bucket_name(res)?;
     let Some(policy) = bucket_policy(res, &name, Missing::ReadsAsNull)? else {
@@ -246,7 +235,7 @@ fn principal_restrictions(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict>
     };
     let failures = allow_statements(&policy)
         .filter(|(_, statement)| statement.has_public_principal())
-        .filter(|(_, statement)| !narrowed_by(statement, CALLER_KEYS))
+        .filter(|(_, statement)| !statement.narrowed_by(CALLER_KEYS))
         .map(|(index, statement)| {
             let unless = if statement.has_condition() {
                 "with no condition that narrows the caller"
@@ -291,7 +280,7 @@ fn confused_deputy_protection(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verd
     let failures = allow_statements(&policy)
         .filter_map(|(index, statement)| {
             let services = statement.principal.as_ref()?.values("Service");
-            if services.is_empty() || narrowed_by(statement, SOURCE_KEYS) {
+            if services.is_empty() || statement.narrowed_by(SOURCE_KEYS) {
                 return None;
             }
             Some(format!(
@@ -354,28 +343,6 @@ fn allow_statements(policy: &PolicyDocument) -> impl Iterator<Item = (usize, &St
         .iter()
         .enumerate()
         .filter(|(_, statement)| statement.is_allow())
-}
-
-/// Returns true if the statement only applies when one of `keys` matches a bounded set of
-/// values: a positive string, ARN or IP comparison (see [`MATCHING_OPERATORS`]) that a request
-/// without the key cannot skip (no `IfExists`, no `ForAllValues`), none of whose values is a
-/// bare wildcard or the whole internet.
-fn narrowed_by(statement: &Statement, keys: &[&str]) -> bool {
-    statement.condition_tests().any(|test| {
-        keys.iter().any(|key| test.key_is(key))
-            && MATCHING_OPERATORS.iter().any(|op| test.operator_is(op))
-            && !test.if_exists()
-            && !test
-                .set_qualifier()
-                .is_some_and(|q| q.eq_ignore_ascii_case("ForAllValues"))
-            && test.values().next().is_some()
-            && test.values().all(|value| !unbounded(&value))
-    })
-}
-
-/// A condition value that matches any caller: `*` (or `**`...) or a CIDR of the whole internet.
-fn unbounded(value: &str) -> bool {
-    (!value.is_empty() && value.bytes().all(|b| b == b'*')) || is_world_cidr(value)
 }
 
 /// `*`, `*:*`, `s3:*` (any case, runs of stars): an action pattern matching every S3 action.
@@ -452,16 +419,6 @@ mod tests {
         }
         for pattern in ["s3:Get*", "s3:*Object", "ec2:*", "s3:", ":*", "", "s3"] {
             assert!(!covers_every_s3_action(pattern), "{pattern}");
-        }
-    }
-
-    #[test]
-    fn unbounded_values() {
-        for value in ["*", "***", "0.0.0.0/0", "::/0"] {
-            assert!(unbounded(value), "{value}");
-        }
-        for value in ["", "o-a1b2c3", "arn:aws:*", "10.0.0.0/8", "vpce-1a2b"] {
-            assert!(!unbounded(value), "{value}");
         }
     }
 }

@@ -309,6 +309,16 @@ impl Statement {
                 })
             })
     }
+
+    /// Returns true if some test of the `Condition` block limits the statement to requests
+    /// whose value for one of `keys` is in a bounded set (see
+    /// [`ConditionTest::matches_bounded_values`]), such as `"StringEquals":
+    /// {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}`. Used to tell a public principal that a
+    /// condition confines to known callers from one open to anyone.
+    pub fn narrowed_by(&self, keys: &[&str]) -> bool {
+        self.condition_tests()
+            .any(|test| keys.iter().any(|key| test.key_is(key)) && test.matches_bounded_values())
+    }
 }
 
 /// One test of a statement's `Condition` block, e.g. `"StringEquals": {"aws:SourceAccount":
@@ -367,6 +377,23 @@ impl<'a> ConditionTest<'a> {
         self.key.eq_ignore_ascii_case(key)
     }
 
+    /// Returns true if a request passes this test only when its value for the key equals or
+    /// matches one of the listed values, and those values are bounded: a positive string, ARN
+    /// or IP comparison (see [`POSITIVE_MATCH_OPERATORS`]) that a request without the key
+    /// cannot skip (no `IfExists`, no `ForAllValues`), with at least one value and none that is
+    /// a bare wildcard (`*`, `**`) or a CIDR of the whole internet.
+    pub fn matches_bounded_values(&self) -> bool {
+        POSITIVE_MATCH_OPERATORS
+            .iter()
+            .any(|op| self.operator_is(op))
+            && !self.if_exists()
+            && !self
+                .set_qualifier()
+                .is_some_and(|q| q.eq_ignore_ascii_case("ForAllValues"))
+            && self.values().next().is_some()
+            && self.values().all(|value| !matches_anything(&value))
+    }
+
     /// The values as text, in order: a string as is, a boolean or number written out
     /// (`true`, `12`); a list gives each of its items that way. Other values (`null`, objects,
     /// nested lists) are skipped.
@@ -382,6 +409,22 @@ impl<'a> ConditionTest<'a> {
             Value::Null | Value::Array(_) | Value::Object(_) => None,
         })
     }
+}
+
+/// Condition operators under which a request passes only when the key has one of the listed
+/// values (before `IfExists` and set qualifiers).
+pub const POSITIVE_MATCH_OPERATORS: &[&str] = &[
+    "StringEquals",
+    "StringEqualsIgnoreCase",
+    "StringLike",
+    "ArnEquals",
+    "ArnLike",
+    "IpAddress",
+];
+
+/// A condition value that any caller matches: only stars, or a CIDR of the whole internet.
+fn matches_anything(value: &str) -> bool {
+    is_all_stars(value) || crate::net::is_world_cidr(value)
 }
 
 /// A parsed IAM policy document.
@@ -1233,6 +1276,50 @@ mod tests {
             assert_eq!(t.set_qualifier(), qualifier, "{operator}");
             assert_eq!(t.if_exists(), if_exists, "{operator}");
         }
+    }
+
+    #[test]
+    fn bounded_value_matches() {
+        let bounded = |operator: &str, value: Value| {
+            ConditionTest {
+                operator,
+                key: "aws:PrincipalOrgID",
+                value: &value,
+            }
+            .matches_bounded_values()
+        };
+        assert!(bounded("StringEquals", json!("o-a1b2c3d4e5")));
+        assert!(bounded("stringlike", json!(["o-a1b2c3d4e5", "o-f6g7h8"])));
+        assert!(bounded("ForAnyValue:ArnLike", json!("arn:aws:iam::1:*")));
+        assert!(bounded("IpAddress", json!("203.0.113.0/24")));
+        for (operator, value) in [
+            ("StringEqualsIfExists", json!("o-a1b2c3d4e5")),
+            ("ForAllValues:StringEquals", json!("o-a1b2c3d4e5")),
+            ("StringNotEquals", json!("o-a1b2c3d4e5")),
+            ("Bool", json!("true")),
+            ("StringLike", json!("*")),
+            ("StringLike", json!(["o-1", "**"])),
+            ("IpAddress", json!("0.0.0.0/0")),
+            ("IpAddress", json!(["::/0"])),
+            ("StringEquals", json!([])),
+            ("StringEquals", json!(null)),
+        ] {
+            assert!(!bounded(operator, value.clone()), "{operator} {value}");
+        }
+    }
+
+    #[test]
+    fn statements_narrowed_by_keys() {
+        let d = doc(json!({"Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt",
+             "Condition": {"StringEquals": {"KMS:CallerAccount": "111122223333"}}},
+            {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt",
+             "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}},
+            {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt"}
+        ]}));
+        let keys = ["kms:CallerAccount", "aws:PrincipalOrgID"];
+        let narrowed: Vec<bool> = d.statements.iter().map(|s| s.narrowed_by(&keys)).collect();
+        assert_eq!(narrowed, [true, false, false]);
     }
 
     #[test]
