@@ -204,22 +204,7 @@ fn everyone(statement: &Statement) -> String {
                 kinds.join("\"/\"")
             )
         }
-        (_, Some(excluded)) => format!(
-            "every principal except NotPrincipal {}",
-            excluded_principals(excluded)
-        ),
+        (_, Some(excluded)) => format!("every principal except NotPrincipal {}", excluded),
         _ => "everyone".to_owned(),
-    }
-}
-
-/// A NotPrincipal element, compactly: `AWS: a, b; Service: c`.
-fn excluded_principals(principal: &Principal) -> String {
-    match principal {
-        Principal::Any => "\"*\"".to_owned(),
-        Principal::Map(map) => map
-            .iter()
-            .map(|(kind, ids)| format!("{kind}: {}", ids.join(", ")))
-            .collect::<Vec<_>>()
-            .join("; "),
     }
 }

@@ -265,7 +265,7 @@ fn allow_with_not_principal(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdic
                 "{} allows {} to every principal except NotPrincipal {}",
                 label(index, statement),
                 actions(statement),
-                principals(excluded)
+                excluded
             ))
         })
         .collect();
@@ -377,25 +377,10 @@ fn actions(statement: &Statement) -> String {
 fn public_principal(statement: &Statement) -> String {
     match (&statement.principal, &statement.not_principal) {
         (Some(principal), _) if principal.is_public() => {
-            format!("everyone (Principal {})", principals(principal))
+            format!("everyone (Principal {principal})")
         }
-        (_, Some(excluded)) => format!(
-            "every principal except NotPrincipal {}",
-            principals(excluded)
-        ),
+        (_, Some(excluded)) => format!("every principal except NotPrincipal {}", excluded),
         _ => "everyone".to_owned(),
-    }
-}
-
-/// A principal element as written, compactly: `"*"` or `AWS: a, b; Service: c`.
-fn principals(principal: &Principal) -> String {
-    match principal {
-        Principal::Any => "\"*\"".to_owned(),
-        Principal::Map(map) => map
-            .iter()
-            .map(|(kind, ids)| format!("{kind}: {}", ids.join(", ")))
-            .collect::<Vec<_>>()
-            .join("; "),
     }
 }
 

@@ -98,6 +98,24 @@ pub enum Principal {
     Map(BTreeMap<String, Vec<String>>),
 }
 
+/// The element as written, compactly, for messages: `"*"`, or `AWS: a, b; Service: c`.
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Principal::Any => f.write_str("\"*\""),
+            Principal::Map(map) => {
+                for (i, (kind, ids)) in map.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{kind}: {}", ids.join(", "))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 impl Principal {
     /// Returns true if the principal includes everyone: `"*"`, or `*` as a value under any
     /// type (`{"AWS": "*"}`, `{"AWS": ["arn:aws:iam::123456789012:root", "*"]}`).
@@ -776,6 +794,27 @@ fn statements<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Statemen
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn principals_display_as_written() {
+        let map = |pairs: &[(&str, &[&str])]| {
+            Principal::Map(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
+                    .collect(),
+            )
+        };
+        assert_eq!(Principal::Any.to_string(), "\"*\"");
+        let p = map(&[
+            ("AWS", &["arn:aws:iam::1:root", "*"]),
+            ("Service", &["s3.amazonaws.com"]),
+        ]);
+        assert_eq!(
+            p.to_string(),
+            "AWS: arn:aws:iam::1:root, *; Service: s3.amazonaws.com"
+        );
+    }
     use super::*;
     use serde_json::json;
 
