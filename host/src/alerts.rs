@@ -23,8 +23,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::findings::Transition;
 use crate::store::{
-    FindingState, Queue, Store, StoreError, queue_get_json, queue_insert_new_json, queue_list_json,
-    queue_put_json,
+    FindingState, Queue, Store, StoreError, queue_insert_new_json, queue_list_json, queue_put_json,
 };
 
 /// Why an alert destination was refused.
@@ -407,50 +406,53 @@ impl Alerter {
     }
 
     /// Posts every delivery that is due, prunes old settled alerts; returns when the next
-    /// pending delivery falls due.
+    /// pending delivery falls due. Reads the queue once: alerts raised meanwhile wake the
+    /// worker again through `raise`.
     async fn deliver_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
         let now = OffsetDateTime::now_utc();
         let records: Vec<(String, AlertRecord)> =
             queue_list_json(self.store.as_ref(), Queue::Alerts, usize::MAX)?;
-        let mut due = Vec::new();
+        let (mut due, mut waiting) = (Vec::new(), Vec::new());
         for (key, record) in records {
             if record.settled() {
                 if (now - record.raised_at).unsigned_abs() > self.options.retain {
                     self.store.queue_remove(Queue::Alerts, &key)?;
                 }
-                continue;
-            }
-            if record
+            } else if record
                 .deliveries
                 .iter()
                 .any(|d| d.state == DeliveryState::Pending && d.next_attempt_at <= now)
             {
-                due.push(key);
+                due.push((key, record));
+            } else {
+                waiting.push(record);
             }
         }
         // A few alerts in flight at once: a slow receiver does not hold up the others.
-        let results: Vec<Result<(), StoreError>> = futures::stream::iter(due)
-            .map(|key| self.deliver_one(key))
+        let delivered: Vec<Result<AlertRecord, StoreError>> = futures::stream::iter(due)
+            .map(|(key, record)| self.deliver_one(key, record))
             .buffer_unordered(CONCURRENT_POSTS)
             .collect()
             .await;
-        results.into_iter().collect::<Result<(), _>>()?;
-        let next = queue_list_json::<AlertRecord>(self.store.as_ref(), Queue::Alerts, usize::MAX)?
-            .into_iter()
-            .flat_map(|(_, r)| r.deliveries)
+        for record in delivered {
+            waiting.push(record?);
+        }
+        let next = waiting
+            .iter()
+            .flat_map(|r| &r.deliveries)
             .filter(|d| d.state == DeliveryState::Pending)
             .map(|d| d.next_attempt_at)
             .min();
         Ok(next)
     }
 
-    /// Posts one alert to each webhook whose delivery is due and records what happened.
-    async fn deliver_one(&self, key: String) -> Result<(), StoreError> {
-        let Some(mut record) =
-            queue_get_json::<AlertRecord>(self.store.as_ref(), Queue::Alerts, &key)?
-        else {
-            return Ok(());
-        };
+    /// Posts one alert to each webhook whose delivery is due, records what happened and
+    /// returns the record as stored.
+    async fn deliver_one(
+        &self,
+        key: String,
+        mut record: AlertRecord,
+    ) -> Result<AlertRecord, StoreError> {
         let body = Bytes::from(serde_json::to_vec(&record.alert).unwrap_or_default());
         let now = OffsetDateTime::now_utc();
         for (delivery, webhook) in record.deliveries.iter_mut().zip(&self.options.webhooks) {
@@ -483,7 +485,8 @@ impl Alerter {
                 }
             }
         }
-        queue_put_json(self.store.as_ref(), Queue::Alerts, &key, &record)
+        queue_put_json(self.store.as_ref(), Queue::Alerts, &key, &record)?;
+        Ok(record)
     }
 
     /// One POST; `Err` with a reason unless the receiver answered 2xx in time.

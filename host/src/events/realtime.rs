@@ -7,7 +7,6 @@
 //! Collection, evaluation and delivery are other modules' work.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -131,7 +130,6 @@ pub struct RealTime {
     stats: Mutex<EventStats>,
     recent: Mutex<RecentIds>,
     accounts: Mutex<Option<(tokio::time::Instant, Accounts)>>,
-    messages: AtomicU64,
 }
 
 impl RealTime {
@@ -152,7 +150,6 @@ impl RealTime {
             stats: Mutex::new(EventStats::default()),
             recent: Mutex::new(RecentIds::new(RECENT_EVENT_IDS)),
             accounts: Mutex::new(None),
-            messages: AtomicU64::new(0),
         }))
     }
 
@@ -268,7 +265,6 @@ impl RealTime {
 
     /// Reads one message and stores its work. `receives` is how often the queue delivered it.
     pub async fn handle(&self, message_id: &str, body: &str, receives: u32) -> Handled {
-        self.messages.fetch_add(1, Ordering::Relaxed);
         self.lock_stats().messages += 1;
         let outcome = match message::parse(body) {
             Err(e) => return self.reject(message_id, body, e.to_string()),
@@ -476,10 +472,7 @@ impl RealTime {
                     object.bucket, object.key
                 ))
             })?;
-        let mut bytes = Vec::new();
-        out.body
-            .into_async_read()
-            .take_limited(self.options.max_log_bytes, &mut bytes)
+        let bytes = read_limited(out.body.into_async_read(), self.options.max_log_bytes)
             .await
             .map_err(|e| {
                 LogError::Fetch(format!(
@@ -581,7 +574,12 @@ impl RealTime {
 
     fn reject(&self, message_id: &str, body: &str, reason: String) -> Handled {
         tracing::warn!(message = %message_id, "event message set aside: {reason}");
-        self.lock_stats().rejected += 1;
+        // The count of messages so far tells apart two rejections in the same nanosecond.
+        let received = {
+            let mut stats = self.lock_stats();
+            stats.rejected += 1;
+            stats.messages
+        };
         let received_at = OffsetDateTime::now_utc();
         let rejected = RejectedMessage {
             message_id: message_id.to_owned(),
@@ -590,11 +588,7 @@ impl RealTime {
             body: cut(body, MAX_KEPT_BODY).to_owned(),
         };
         // Keyed by time first so listing shows them in arrival order.
-        let key = format!(
-            "{:020}-{}",
-            received_at.unix_timestamp_nanos(),
-            self.messages.load(Ordering::Relaxed)
-        );
+        let key = format!("{:020}-{}", received_at.unix_timestamp_nanos(), received);
         match queue_put_json(
             self.store.as_ref(),
             Queue::RejectedMessages,
@@ -735,23 +729,21 @@ impl RecentIds {
     }
 }
 
-/// Reads an S3 body up to a limit.
-trait TakeLimited {
-    async fn take_limited(self, max: u64, into: &mut Vec<u8>) -> std::io::Result<()>;
-}
-
-impl<R: tokio::io::AsyncRead + Unpin> TakeLimited for R {
-    async fn take_limited(self, max: u64, into: &mut Vec<u8>) -> std::io::Result<()> {
-        use tokio::io::AsyncReadExt;
-        // One byte more than allowed tells a file at the limit from a larger one.
-        let read = self.take(max + 1).read_to_end(into).await?;
-        if read as u64 > max {
-            return Err(std::io::Error::other(format!(
-                "larger than the {max} bytes a log file may have"
-            )));
-        }
-        Ok(())
+/// Reads a body whole, refusing one larger than `max` bytes.
+async fn read_limited(
+    body: impl tokio::io::AsyncRead + Unpin,
+    max: u64,
+) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut bytes = Vec::new();
+    // One byte more than allowed tells a file at the limit from a larger one.
+    let read = body.take(max + 1).read_to_end(&mut bytes).await?;
+    if read as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "larger than the {max} bytes a log file may have"
+        )));
     }
+    Ok(bytes)
 }
 
 /// Messages asked for per receive (the most SQS gives).
