@@ -11,8 +11,8 @@ use palisade::store::{FindingState, FindingStatus, ResourceRecord, Store};
 use serde_json::Value;
 
 use crate::ec2::register_image;
-use crate::scan::{Rig, bucket, bucket_arn, encrypt, iam_arn, sg_arn, ssh_permission};
-use crate::support::Env;
+use crate::scan::{Rig, bucket, bucket_arn, iam_arn, sg_arn, ssh_permission};
+use crate::support::{Env, encrypt};
 
 const REGION: &str = "us-east-1";
 const BUCKET: &str = "AWS.S3.Bucket";

@@ -6,10 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
-use aws_sdk_s3::types::{
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule,
-};
 use palisade::account::Account;
 use palisade::aws::{AwsOptions, ErrorKind, Session};
 use palisade::engine::{Engine, Limits, RuleSettings, builtin_packs};
@@ -20,7 +16,7 @@ use palisade::store::{
 };
 
 use crate::support::proxy::{self, Fault};
-use crate::support::{Env, emulator};
+use crate::support::{Env, emulator, encrypt};
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 
@@ -167,31 +163,6 @@ async fn seed(env: &Env) -> Seeded {
         ssh_group_eu,
         alice_key,
     }
-}
-
-/// Turns on default encryption (SSE-S3) for a bucket in us-east-1.
-pub(crate) async fn encrypt(env: &Env, name: &str) {
-    let sse = ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::Aes256)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap();
-    env.session
-        .s3("us-east-1")
-        .put_bucket_encryption()
-        .bucket(name)
-        .server_side_encryption_configuration(sse)
-        .send()
-        .await
-        .unwrap();
 }
 
 /// A security group in `region`'s default VPC with SSH open to the world over IPv4 and IPv6.

@@ -236,26 +236,7 @@ async fn events_flip_findings_and_alert_a_webhook() {
         .send()
         .await
         .expect("bucket");
-    s3.put_bucket_encryption()
-        .bucket(&bucket)
-        .server_side_encryption_configuration(
-            aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
-                .rules(
-                    aws_sdk_s3::types::ServerSideEncryptionRule::builder()
-                        .apply_server_side_encryption_by_default(
-                            aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
-                                .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::Aes256)
-                                .build()
-                                .unwrap(),
-                        )
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("encryption");
+    crate::support::encrypt(&env, &bucket).await;
     let ec2 = env.session.ec2("us-east-1");
     let group = ec2
         .create_security_group()

@@ -254,3 +254,28 @@ pub fn of_type<'a>(
     out.sort_by(|a, b| a["ResourceId"].as_str().cmp(&b["ResourceId"].as_str()));
     out
 }
+
+/// Turns on default encryption (SSE-S3) for a bucket in us-east-1.
+pub async fn encrypt(env: &Env, name: &str) {
+    let sse = aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
+        .rules(
+            aws_sdk_s3::types::ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .build()
+        .unwrap();
+    env.session
+        .s3("us-east-1")
+        .put_bucket_encryption()
+        .bucket(name)
+        .server_side_encryption_configuration(sse)
+        .send()
+        .await
+        .unwrap();
+}
