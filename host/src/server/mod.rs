@@ -155,34 +155,30 @@ impl Server {
         let alerter = Arc::new(Alerter::new(store.clone(), alerts)?);
         metrics.attach_alerts(alerter.clone());
         let mut background = vec![tokio::spawn(alerter.clone().deliver(stop.clone()))];
+        // One scanner for scheduled scans and event refreshes: refreshes keep account sessions
+        // between events, and both raise alerts through it.
+        let scanner = Arc::new(
+            Scanner::new(
+                host.clone(),
+                store.clone(),
+                registry.clone(),
+                options.schedule.scan.clone(),
+            )
+            .with_alerts(alerter.clone()),
+        );
         let events = match options.events {
             Some(events) => {
-                // Its own scanner: refreshes keep account sessions between events.
-                let scanner = Scanner::new(
-                    host.clone(),
-                    store.clone(),
-                    registry.clone(),
-                    options.schedule.scan.clone(),
-                )
-                .with_alerts(alerter.clone());
                 let queue_url = events.queue_url.clone();
-                let realtime =
-                    RealTime::new(store.clone(), Arc::new(scanner), host.clone(), events)
-                        .map_err(ServeError::Events)?;
+                let realtime = RealTime::new(store.clone(), scanner.clone(), host, events)
+                    .map_err(ServeError::Events)?;
                 metrics.attach_events(realtime.clone());
                 background.push(tokio::spawn(realtime.clone().run(stop.clone())));
                 Some((queue_url, realtime))
             }
             None => None,
         };
-        let scheduler = Scheduler::start(
-            store.clone(),
-            registry.clone(),
-            host,
-            options.schedule,
-            metrics.clone(),
-            Some(alerter.clone()),
-        )?;
+        let scheduler =
+            Scheduler::start(store.clone(), scanner, options.schedule, metrics.clone())?;
         let state = Arc::new(AppState {
             store,
             registry,
@@ -488,13 +484,17 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(crate::store::SledStore::temporary().expect("store"));
         let registry = testing::empty_registry(store.clone());
         let metrics = Arc::new(Metrics::new());
-        let scheduler = Scheduler::start(
+        let scanner = Scanner::new(
+            testing::offline_host().await,
             store.clone(),
             registry.clone(),
-            testing::offline_host().await,
+            Default::default(),
+        );
+        let scheduler = Scheduler::start(
+            store.clone(),
+            Arc::new(scanner),
             ScheduleOptions::default(),
             metrics.clone(),
-            None,
         )
         .expect("scheduler");
         let alerter =

@@ -11,9 +11,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::metrics::Metrics;
 use crate::account::Account;
-use crate::alerts::Alerter;
-use crate::aws::Session;
-use crate::registry::{Registry, new_id};
+use crate::registry::new_id;
 use crate::scan::{Progress, ScanOptions, Scanner, Task};
 use crate::store::{ScanJob, ScanProgress, ScanState, ScanTrigger, Store, StoreError};
 
@@ -39,6 +37,7 @@ pub struct ScheduleOptions {
     pub concurrent_scans: usize,
     /// A failed scan is tried again after this, or after the account's interval if shorter.
     pub retry_after: Duration,
+    /// How scans run; the server builds the one scanner its scans and refreshes share from it.
     pub scan: ScanOptions,
 }
 
@@ -66,10 +65,8 @@ pub struct Scheduler {
 
 struct Inner {
     store: Arc<dyn Store>,
-    rules: Arc<Registry>,
-    host: Session,
-    /// Raises alerts for findings a scan flips (not on an account's baseline scan).
-    alerter: Option<Arc<Alerter>>,
+    /// Shared with the real-time path; raises alerts when the server gave it an alerter.
+    scanner: Arc<Scanner>,
     options: ScheduleOptions,
     metrics: Arc<Metrics>,
     /// Jobs queued or running, by account name: at most one per account.
@@ -83,18 +80,14 @@ impl Scheduler {
     /// running are marked interrupted and queued again.
     pub fn start(
         store: Arc<dyn Store>,
-        rules: Arc<Registry>,
-        host: Session,
+        scanner: Arc<Scanner>,
         options: ScheduleOptions,
         metrics: Arc<Metrics>,
-        alerter: Option<Arc<Alerter>>,
     ) -> Result<Scheduler, SchedulerError> {
         let scheduler = Scheduler {
             inner: Arc::new(Inner {
                 store,
-                rules,
-                host,
-                alerter,
+                scanner,
                 slots: Semaphore::new(options.concurrent_scans.max(1)),
                 options,
                 metrics,
@@ -334,21 +327,12 @@ impl Scheduler {
             self.persist(&j);
         }
         tracing::info!(account = %account.name, "scan started");
-        let mut scanner = Scanner::new(
-            inner.host.clone(),
-            inner.store.clone(),
-            inner.rules.clone(),
-            inner.options.scan.clone(),
-        );
-        if let Some(alerter) = &inner.alerter {
-            scanner = scanner.with_alerts(alerter.clone());
-        }
         let progress = JobProgress {
             job: job.clone(),
             scheduler: self.clone(),
         };
         let started = Instant::now();
-        let result = scanner.scan(&account, &progress).await;
+        let result = inner.scanner.scan(&account, &progress).await;
         let seconds = started.elapsed().as_secs_f64();
         match result {
             Ok(record) => {
@@ -462,22 +446,19 @@ mod tests {
 
     async fn scheduler(store: Arc<dyn Store>) -> Scheduler {
         use crate::server::testing::{empty_registry, offline_host};
-        let registry = empty_registry(store.clone());
-        let host = offline_host().await;
+        let scanner = Scanner::new(
+            offline_host().await,
+            store.clone(),
+            empty_registry(store.clone()),
+            ScanOptions::default(),
+        );
         let options = ScheduleOptions {
             default_interval: Duration::from_secs(24 * 3600),
             retry_after: Duration::from_secs(3600),
             ..ScheduleOptions::default()
         };
-        Scheduler::start(
-            store,
-            registry,
-            host,
-            options,
-            Arc::new(Metrics::new()),
-            None,
-        )
-        .expect("start")
+        Scheduler::start(store, Arc::new(scanner), options, Arc::new(Metrics::new()))
+            .expect("start")
     }
 
     fn account(hours: Option<u32>) -> Account {
