@@ -663,18 +663,6 @@ pub fn queue_insert_new_json<T: Serialize>(
     store.queue_insert_new(queue, key, &encode_record(queue, value)?)
 }
 
-/// The record under `key`, decoded.
-pub fn queue_get_json<T: DeserializeOwned>(
-    store: &dyn Store,
-    queue: Queue,
-    key: &str,
-) -> Result<Option<T>, StoreError> {
-    store
-        .queue_get(queue, key)?
-        .map(|bytes| decode_record(queue, key, &bytes))
-        .transpose()
-}
-
 /// Up to `limit` records of `queue` with their keys, decoded, in key order.
 pub fn queue_list_json<T: DeserializeOwned>(
     store: &dyn Store,
