@@ -2,8 +2,12 @@
 //! `tests/cases.json` (the same table its native unit tests use) must get the same verdict from
 //! the compiled component as from the rule code compiled natively.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use palisade::engine::{
-    BUILTIN_PACKS, Engine, EvalContext, Limits, Pack, RuleSettings, Status, Subject, builtin_packs,
+    BUILTIN_PACKS, Engine, EvalContext, Limits, Lookup, Pack, RuleSettings, Status, Subject,
+    builtin_packs,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -24,7 +28,18 @@ struct Case {
     message_contains: Option<String>,
     now: Option<String>,
     settings: Option<Map<String, Value>>,
+    #[serde(default)]
+    lookups: BTreeMap<String, Value>,
     resource: Value,
+}
+
+/// A case's `lookups`, served to the pack's `lookup` calls (the account is the case's own).
+struct CaseLookups(BTreeMap<String, Value>);
+
+impl Lookup for CaseLookups {
+    fn lookup(&self, _account_id: &str, resource_id: &str) -> Option<String> {
+        self.0.get(resource_id).map(Value::to_string)
+    }
 }
 
 fn builtin(engine: &Engine, name: &str) -> Pack {
@@ -104,11 +119,15 @@ fn cases_hold_through_the_wasm_engine(plugin: &str, at_least: usize) {
             account_id: field(&case.resource, "AccountId"),
             document: &text,
         };
-        let verdicts = pack.evaluate(&plan, &EvalContext::at(now), &[subject]);
+        let ctx = EvalContext {
+            now,
+            lookup: Arc::new(CaseLookups(case.lookups.clone())),
+        };
+        let verdicts = pack.evaluate(&plan, &ctx, &[subject]);
         // The single-evaluation export must agree with the batch path.
         let rule = pack.rules().iter().position(|r| r.id == case.rule).unwrap();
         let one = pack
-            .evaluate_one(&plan, rule, &EvalContext::at(now), &subject)
+            .evaluate_one(&plan, rule, &ctx, &subject)
             .expect("planned and applicable");
         if verdicts.first().map(|v| (v.status, &v.message)) != Some((one.status, &one.message)) {
             mismatches.push(format!(
@@ -153,7 +172,7 @@ fn one_batch_of_every_case_matches_case_by_case_evaluation() {
     let cases: Vec<Case> = PLUGINS
         .iter()
         .flat_map(|plugin| cases(plugin))
-        .filter(|c| c.now.is_none() && c.settings.is_none())
+        .filter(|c| c.now.is_none() && c.settings.is_none() && c.lookups.is_empty())
         .collect();
     let texts: Vec<String> = cases.iter().map(|c| c.resource.to_string()).collect();
     let subjects: Vec<Subject<'_>> = cases

@@ -1,6 +1,7 @@
 //! The case tables packs test their rules with: `tests/cases.json` holds realistic resource
 //! documents, each with the rule to run, the verdict it must reach and, optionally, words its
-//! message must contain, the evaluation time and the rule's settings. [`CaseTable`] runs them
+//! message must contain, the evaluation time, the rule's settings and the other resources its
+//! lookups find. [`CaseTable`] runs them
 //! natively through [`crate::runtime`] and reports every disagreement at once. Nothing here runs
 //! inside a pack.
 
@@ -51,6 +52,10 @@ pub struct Case {
     pub now: Option<String>,
     #[serde(default)]
     pub settings: Option<serde_json::Map<String, Value>>,
+    /// Other resources of the account the rule may `lookup`, by `ResourceId` (e.g. the bucket a
+    /// trail writes to). Each must carry the `ResourceId` it is filed under.
+    #[serde(default)]
+    pub lookups: BTreeMap<String, Value>,
     pub resource: Value,
 }
 
@@ -173,12 +178,19 @@ impl CaseTable {
             rule_id: case.rule.clone(),
             settings_json,
         };
+        let mut host = StaticHost::at(now);
+        for (id, document) in &case.lookups {
+            if document.get("ResourceId").and_then(Value::as_str) != Some(id.as_str()) {
+                return Err(format!("lookup {id} is filed under another ResourceId"));
+            }
+            host = host.with_resource(document);
+        }
         let verdict = evaluate(
             self.rules,
             &request,
             resource_type,
             &case.resource.to_string(),
-            &StaticHost::at(now),
+            &host,
         );
         let message = verdict.message.as_deref();
         if !case.expect.matches(verdict.status) {
