@@ -124,12 +124,20 @@ fn incomplete(what: &str) -> Mapped {
 // Vocabulary
 
 use crate::scan::types::{
-    AMI, BUCKET, GROUP, INSTANCE, KMS_KEY, NETWORK_ACL, PASSWORD_POLICY, POLICY, ROLE, ROOT_USER,
-    SECURITY_GROUP, TRAIL, USER, VOLUME, VPC,
+    AMI, BUCKET, EC2_META, GROUP, IAM_META, INSTANCE, KMS_KEY, NETWORK_ACL, PASSWORD_POLICY,
+    POLICY, ROLE, ROOT_USER, SECURITY_GROUP, TRAIL, USER, VOLUME, VPC,
 };
 
 /// Types that exist once per account, not per region: their targets use region `global`.
-const GLOBAL_TYPES: &[&str] = &[USER, ROLE, GROUP, POLICY, ROOT_USER, PASSWORD_POLICY];
+const GLOBAL_TYPES: &[&str] = &[
+    USER,
+    ROLE,
+    GROUP,
+    POLICY,
+    ROOT_USER,
+    PASSWORD_POLICY,
+    IAM_META,
+];
 
 const S3: &str = "s3.amazonaws.com";
 const EC2: &str = "ec2.amazonaws.com";
@@ -590,6 +598,15 @@ static TABLE: &[Entry] = &[
         names: &["ImportImage"],
         targets: &[refresh(AMI, Ids::All)],
     },
+    // --- EC2 region settings.
+    Entry {
+        source: EC2,
+        names: &[
+            "EnableEbsEncryptionByDefault",
+            "DisableEbsEncryptionByDefault",
+        ],
+        targets: &[refresh(EC2_META, Ids::All)],
+    },
 
     // --- EC2 tags, on any resource: the id prefix says the type.
     Entry {
@@ -651,6 +668,7 @@ static TABLE: &[Entry] = &[
         targets: &[
             refresh(USER, Ids::At(&[USER_NAME])),
             refresh(POLICY, Ids::With(customer_policy)),
+            refresh(IAM_META, Ids::With(support_policy)),
         ],
     },
     Entry {
@@ -689,6 +707,7 @@ static TABLE: &[Entry] = &[
         targets: &[
             refresh(ROLE, Ids::At(ROLE_NAME)),
             refresh(POLICY, Ids::With(customer_policy)),
+            refresh(IAM_META, Ids::With(support_policy)),
         ],
     },
 
@@ -717,6 +736,7 @@ static TABLE: &[Entry] = &[
         targets: &[
             refresh(GROUP, Ids::At(GROUP_NAME)),
             refresh(POLICY, Ids::With(customer_policy)),
+            refresh(IAM_META, Ids::With(support_policy)),
         ],
     },
 
@@ -912,6 +932,17 @@ fn customer_policy(record: &Value) -> Found {
         Found::Nothing
     } else {
         Found::Keys(vec![named(arn)])
+    }
+}
+
+/// The account's IAM summary when the call attaches or detaches the AWS Support access policy.
+fn support_policy(record: &Value) -> Found {
+    match text(record, POLICY_ARN) {
+        None => missing(&[POLICY_ARN]),
+        Some(arn) if arn.ends_with(":iam::aws:policy/AWSSupportAccess") => {
+            Found::Keys(vec![Key::All])
+        }
+        Some(_) => Found::Nothing,
     }
 }
 
@@ -2187,6 +2218,32 @@ mod tests {
             Value::Null,
         );
         assert_targets(&remove, vec![deleted(GROUP, "admins")]);
+    }
+
+    #[test]
+    fn the_support_policy_and_ebs_defaults_refresh_the_account_summaries() {
+        let support = record(
+            IAM,
+            "AttachRolePolicy",
+            json!({
+                "roleName": "support",
+                "policyArn": "arn:aws:iam::aws:policy/AWSSupportAccess",
+            }),
+            Value::Null,
+        );
+        assert_targets(&support, vec![refreshed(ROLE, "support"), every(IAM_META)]);
+        let other = record(
+            IAM,
+            "DetachGroupPolicy",
+            json!({
+                "groupName": "ops",
+                "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            }),
+            Value::Null,
+        );
+        assert_targets(&other, vec![refreshed(GROUP, "ops")]);
+        let ebs = record(EC2, "DisableEbsEncryptionByDefault", json!({}), Value::Null);
+        assert_targets(&ebs, vec![every(EC2_META)]);
     }
 
     #[test]

@@ -31,7 +31,18 @@ pub(crate) const VOLUME: &str = "AWS.EC2.Volume";
 pub(crate) const NETWORK_ACL: &str = "AWS.EC2.NetworkACL";
 pub(crate) const AMI: &str = "AWS.EC2.AMI";
 
-pub const RESOURCE_TYPES: [&str; 6] = [SECURITY_GROUP, INSTANCE, VPC, VOLUME, NETWORK_ACL, AMI];
+/// The region's EC2 account settings (EBS encryption by default).
+pub(crate) const META: &str = "AWS.EC2.Meta";
+
+pub const RESOURCE_TYPES: [&str; 7] = [
+    SECURITY_GROUP,
+    INSTANCE,
+    VPC,
+    VOLUME,
+    NETWORK_ACL,
+    AMI,
+    META,
+];
 
 /// Per-resource calls in flight at once: enough to hide latency, few enough not to be throttled.
 const PER_RESOURCE_CONCURRENCY: usize = 8;
@@ -50,6 +61,25 @@ pub async fn collect(cx: &mut Collect<'_>) {
     let ec2 = cx.session.ec2(cx.region);
     let found = fetch(cx, &ec2).await;
     report(cx, &found);
+    if cx.wants_type(META) {
+        let meta = region_settings(cx, &ec2).await;
+        cx.push(meta);
+    }
+}
+
+/// The region's `AWS.EC2.Meta` document: settings that apply to the whole region of the
+/// account rather than to one resource.
+async fn region_settings(cx: &Collect<'_>, ec2: &Client) -> Doc {
+    let id = format!("{}:{}:{META}", cx.account_id(), cx.region);
+    let mut doc = Doc::new(META, cx.account_id(), cx.region, &id);
+    let by_default = cx
+        .call("GetEbsEncryptionByDefault", || {
+            ec2.get_ebs_encryption_by_default().send()
+        })
+        .await
+        .map(|out| out.ebs_encryption_by_default);
+    doc.set_result("EbsEncryptionByDefault", by_default);
+    doc
 }
 
 /// Everything the region's calls returned, before it is shaped into documents.

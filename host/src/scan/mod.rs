@@ -14,6 +14,7 @@ mod cloudtrail;
 mod ec2;
 mod iam;
 mod kms;
+mod meta;
 mod s3;
 
 pub use collect::{Collect, Collected, ScanIssue, Unsupported};
@@ -25,9 +26,14 @@ pub use scope::Scope;
 /// The resource types the collectors produce, for code that names them (the event mapping).
 pub(crate) mod types {
     pub(crate) use super::cloudtrail::TRAIL;
-    pub(crate) use super::ec2::{AMI, INSTANCE, NETWORK_ACL, SECURITY_GROUP, VOLUME, VPC};
-    pub(crate) use super::iam::{GROUP, PASSWORD_POLICY, POLICY, ROLE, ROOT_USER, USER};
+    pub(crate) use super::ec2::{
+        AMI, INSTANCE, META as EC2_META, NETWORK_ACL, SECURITY_GROUP, VOLUME, VPC,
+    };
+    pub(crate) use super::iam::{
+        GROUP, META as IAM_META, PASSWORD_POLICY, POLICY, ROLE, ROOT_USER, USER,
+    };
     pub(crate) use super::kms::KEY as KMS_KEY;
+    pub(crate) use super::meta::CLOUDTRAIL_META;
     pub(crate) use super::s3::BUCKET;
 }
 

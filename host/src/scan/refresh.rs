@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use time::OffsetDateTime;
 
+use super::cloudtrail::TRAIL;
 use super::run::unsupported_memo;
 use super::{Quiet, ScanError, ScanIssue, Scanner, Scope, Service, Task};
 use crate::account::Account;
@@ -142,6 +143,15 @@ impl Scanner {
             .vanished(account, &completed, &seen)
             .map_err(store_err)?;
         let gone = self.retire(account, gone, now).map_err(store_err)?;
+        // A trail that changed, appeared or went changes the account's trail summary.
+        if targets.iter().any(|t| t.resource_type == TRAIL)
+            && let Some((summary, changed)) = self
+                .summarize_trails(account, None, now)
+                .map_err(store_err)?
+        {
+            refresh.changed += u64::from(changed);
+            live.push(summary);
+        }
         refresh.collected = live.len() as u64;
         refresh.deleted = gone.len() as u64;
         refresh.resources = live

@@ -12,6 +12,7 @@ use futures::{Stream, StreamExt};
 use time::OffsetDateTime;
 
 use super::collect::{Collect, Collected, ScanIssue, Unsupported};
+use super::meta;
 use super::refresh::Sessions;
 use super::{Doc, Scope, Service};
 use crate::account::Account;
@@ -191,9 +192,19 @@ impl Scanner {
         drop(runs);
 
         let now = OffsetDateTime::now_utc();
-        let (deleted, live) = self
+        let (deleted, mut live) = self
             .mark_deleted(account, &seen.ids, &covered, now)
             .map_err(store_err)?;
+        // Account summaries are built from what the regions' runs stored.
+        let unlisted = meta::trail_listing_failure(&issues);
+        if let Some((summary, changed)) = self
+            .summarize_trails(account, unlisted.as_ref(), now)
+            .map_err(store_err)?
+        {
+            seen.changed += u64::from(changed);
+            live.retain(|r| r.resource_id != summary.resource_id);
+            live.push(summary);
+        }
 
         // Evaluate what changed, or everything when the rules changed or verdicts are old.
         let evaluator = self.rules.evaluator();
@@ -212,7 +223,10 @@ impl Scanner {
             live
         } else {
             live.into_iter()
-                .filter(|r| since.is_none_or(|t| r.updated_at >= t))
+                .filter(|r| {
+                    since.is_none_or(|t| r.updated_at >= t)
+                        || meta::SUMMARY_TYPES.contains(&r.resource_type.as_str())
+                })
                 .collect()
         };
         progress.evaluating(to_evaluate.len());

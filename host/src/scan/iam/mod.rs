@@ -31,8 +31,10 @@ pub(crate) const GROUP: &str = "AWS.IAM.Group";
 pub(crate) const POLICY: &str = "AWS.IAM.Policy";
 pub(crate) const ROOT_USER: &str = "AWS.IAM.RootUser";
 pub(crate) const PASSWORD_POLICY: &str = "AWS.PasswordPolicy";
+/// The account's IAM summary: who holds the AWS Support access policy.
+pub(crate) const META: &str = "AWS.IAM.Meta";
 
-pub const RESOURCE_TYPES: [&str; 6] = [USER, ROLE, GROUP, POLICY, ROOT_USER, PASSWORD_POLICY];
+pub const RESOURCE_TYPES: [&str; 7] = [USER, ROLE, GROUP, POLICY, ROOT_USER, PASSWORD_POLICY, META];
 
 /// The region of every IAM document.
 const GLOBAL: &str = "global";
@@ -87,10 +89,26 @@ pub async fn collect(cx: &mut Collect<'_>) {
                     push_with(cx, POLICY, policy.arn(), |id| view.policy(id, policy, &ix));
                 }
             }
+            if cx.wants_type(META) {
+                let support = format!("arn:{partition}:iam::aws:policy/{SUPPORT_POLICY}");
+                let entities = ix.attachments.get(support.as_str());
+                let meta_id = format!("{account_id}::{META}");
+                push_with(cx, META, Some(&meta_id), |id| {
+                    let mut doc = Doc::new(META, &account_id, GLOBAL, id);
+                    doc.set(
+                        "SupportAccessEntities",
+                        entities.map_or_else(|| Entities::default().to_json(), ToJson::to_json),
+                    );
+                    doc
+                });
+            }
         }
         Err(e) => {
             for resource_type in listed {
                 cx.listing_failed(resource_type, e);
+            }
+            if cx.wants_type(META) {
+                cx.listing_failed(META, e);
             }
         }
     }
@@ -107,6 +125,9 @@ pub async fn collect(cx: &mut Collect<'_>) {
         });
     }
 }
+
+/// The AWS managed policy CIS asks to be attached to a support role.
+const SUPPORT_POLICY: &str = "AWSSupportAccess";
 
 /// Builds and pushes one document unless it is out of scope. Entities without an ARN (which
 /// IAM always sends) cannot be identified and are skipped.
