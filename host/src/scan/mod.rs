@@ -33,7 +33,6 @@ pub(crate) mod types {
         GROUP, META as IAM_META, PASSWORD_POLICY, POLICY, ROLE, ROOT_USER, USER,
     };
     pub(crate) use super::kms::KEY as KMS_KEY;
-    pub(crate) use super::meta::CLOUDTRAIL_META;
     pub(crate) use super::s3::BUCKET;
 }
 
