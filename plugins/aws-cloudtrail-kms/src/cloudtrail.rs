@@ -9,7 +9,7 @@ use palisade_sdk::{Ctx, Error, Resource, Result, Rule, Severity, Value, Verdict}
 use crate::{collected, display_name};
 
 /// The resource type every trail rule applies to.
-const TRAIL: &[&str] = &["AWS.CloudTrail"];
+pub(crate) const TRAIL: &[&str] = &["AWS.CloudTrail"];
 
 pub const LOG_VALIDATION: Rule = Rule::new(
     "AWS.CloudTrail.LogValidation",
@@ -29,7 +29,8 @@ pub const LOG_VALIDATION: Rule = Rule::new(
 )
 .references(&[
     "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-validation-intro.html",
-]);
+])
+.compliance(&["CIS-AWS-7.0:4.2"]);
 
 pub const LOG_ENCRYPTION: Rule = Rule::new(
     "AWS.CloudTrail.LogEncryption",
@@ -49,7 +50,8 @@ pub const LOG_ENCRYPTION: Rule = Rule::new(
 )
 .references(&[
     "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/encrypting-cloudtrail-log-files-with-aws-kms.html",
-]);
+])
+.compliance(&["CIS-AWS-7.0:4.5"]);
 
 pub const CLOUDWATCH_LOGS: Rule = Rule::new(
     "AWS.CloudTrail.CloudWatchLogs",
@@ -144,7 +146,7 @@ fn cloudwatch_logs(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdict> {
 }
 
 /// The trail's name for messages: `Name`, else the resource id (its ARN).
-fn trail_name<'a>(res: &Resource<'a>) -> Result<Cow<'a, str>> {
+pub(crate) fn trail_name<'a>(res: &Resource<'a>) -> Result<Cow<'a, str>> {
     display_name(res, "Name")
 }
 

@@ -32,7 +32,8 @@ pub const KEY_ROTATION: Rule = Rule::new(
 .remediation(
     "`aws kms enable-key-rotation --key-id KEY_ID` (optionally `--rotation-period-in-days`).",
 )
-.references(&["https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html"]);
+.references(&["https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html"])
+.compliance(&["CIS-AWS-7.0:4.6"]);
 
 pub const RESTRICTS_USAGE: Rule = Rule::new(
     "AWS.KMS.RestrictsUsage",
@@ -59,7 +60,8 @@ pub const RESTRICTS_USAGE: Rule = Rule::new(
 .references(&[
     "https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html",
     "https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-caller-account",
-]);
+])
+.compliance(&["CIS-AWS-7.0:2.21"]);
 
 /// Condition keys that confine a public principal to known callers or networks.
 const CALLER_KEYS: &[&str] = &[

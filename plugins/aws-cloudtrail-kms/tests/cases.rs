@@ -31,31 +31,73 @@ fn every_rule_has_a_passing_and_a_failing_case() {
 #[test]
 fn the_pack_holds_the_catalog_cloudtrail_and_kms_rules() {
     use palisade_sdk::Severity::{High, Low, Medium};
+    // Id, severity, default on, resource type, CIS AWS Foundations v7.0 controls.
+    let (trail, meta, key) = ("AWS.CloudTrail", "AWS.CloudTrail.Meta", "AWS.KMS.Key");
     let catalog = [
+        (
+            "AWS.CloudTrail.Enabled",
+            High,
+            true,
+            meta,
+            &["CIS-AWS-7.0:4.1"][..],
+        ),
         (
             "AWS.CloudTrail.LogValidation",
             Medium,
             true,
-            "AWS.CloudTrail",
+            trail,
+            &["CIS-AWS-7.0:4.2"],
         ),
         (
             "AWS.CloudTrail.LogEncryption",
             Medium,
             true,
-            "AWS.CloudTrail",
+            trail,
+            &["CIS-AWS-7.0:4.5"],
+        ),
+        ("AWS.CloudTrail.CloudWatchLogs", Low, false, trail, &[]),
+        (
+            "AWS.CloudTrail.S3Bucket.AccessLogging",
+            Medium,
+            true,
+            trail,
+            &["CIS-AWS-7.0:4.4"],
+        ),
+        ("AWS.CloudTrail.S3Bucket.Public", High, true, trail, &[]),
+        (
+            "AWS.CloudTrail.S3ObjectLogging",
+            Medium,
+            false,
+            meta,
+            &["CIS-AWS-7.0:4.8"],
         ),
         (
-            "AWS.CloudTrail.CloudWatchLogs",
-            Low,
+            "AWS.CloudTrail.S3ObjectReadLogging",
+            Medium,
             false,
-            "AWS.CloudTrail",
+            meta,
+            &["CIS-AWS-7.0:4.9"],
         ),
-        ("AWS.CMK.KeyRotation", Low, true, "AWS.KMS.Key"),
-        ("AWS.KMS.RestrictsUsage", High, true, "AWS.KMS.Key"),
+        ("AWS.CMK.KeyRotation", Low, true, key, &["CIS-AWS-7.0:4.6"]),
+        (
+            "AWS.KMS.RestrictsUsage",
+            High,
+            true,
+            key,
+            &["CIS-AWS-7.0:2.21"],
+        ),
     ];
     let rules: Vec<_> = RULES
         .iter()
-        .map(|r| (r.id, r.severity, r.default_enabled, r.resource_types[0]))
+        .map(|r| {
+            (
+                r.id,
+                r.severity,
+                r.default_enabled,
+                r.resource_types[0],
+                r.compliance,
+            )
+        })
         .collect();
     assert_eq!(rules, catalog);
     for rule in RULES {

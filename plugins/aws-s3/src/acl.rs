@@ -1,10 +1,9 @@
 //! Bucket ACL rules: no grant to the global groups that stand for everyone (`AllUsers`) or any
-//! AWS account at all (`AuthenticatedUsers`).
+//! AWS account at all (`AuthenticatedUsers`). Which grants count is `palisade_sdk::s3`'s
+//! judgement, shared with the CloudTrail pack's check of the trail's bucket.
 
-use std::borrow::Cow;
-
+use palisade_sdk::s3::{self, Grant, READ_PERMISSIONS, WRITE_PERMISSIONS};
 use palisade_sdk::{Ctx, Resource, Result, Rule, Severity, Verdict};
-use serde::Deserialize;
 
 use crate::{BUCKET, bucket_name, collected_present};
 
@@ -46,66 +45,26 @@ pub const PUBLIC_WRITE: Rule = Rule::new(
 )
 .references(&["https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html"]);
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Grant<'a> {
-    #[serde(borrow)]
-    grantee: Option<Grantee<'a>>,
-    #[serde(borrow)]
-    permission: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct Grantee<'a> {
-    #[serde(rename = "URI", borrow)]
-    uri: Option<Cow<'a, str>>,
-}
-
 fn public_read(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    public_grants(res, &["READ", "FULL_CONTROL"])
+    public_grants(res, READ_PERMISSIONS)
 }
 
 fn public_write(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    public_grants(res, &["WRITE", "WRITE_ACP", "FULL_CONTROL"])
+    public_grants(res, WRITE_PERMISSIONS)
 }
 
 /// Fails for each grant of one of `permissions` to a public group.
 fn public_grants(res: &Resource<'_>, permissions: &[&str]) -> Result<Verdict> {
     let grants: Option<Vec<Grant<'_>>> = collected_present(res, "Grants")?;
     let name = bucket_name(res)?;
-    let failures: Vec<String> = grants
-        .iter()
-        .flatten()
-        .enumerate()
-        .filter_map(|(index, grant)| {
-            let permission = grant.permission.as_deref()?;
-            let uri = grant.grantee.as_ref()?.uri.as_deref()?;
-            let group = public_group(uri)?;
-            permissions
-                .contains(&permission)
-                .then(|| format!("grant #{} gives {permission} to {group} ({uri})", index + 1))
-        })
-        .collect();
+    let failures: Vec<String> =
+        s3::public_grants(grants.as_deref().unwrap_or_default(), permissions)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
     Ok(if failures.is_empty() {
         Verdict::Pass
     } else {
         Verdict::fail(format!("bucket {name} ACL: {}", failures.join("; ")))
     })
-}
-
-/// The public group a grantee URI names, described for messages; `None` for other grantees
-/// (such as the log delivery group).
-fn public_group(uri: &str) -> Option<&'static str> {
-    let path = uri
-        .strip_prefix("http://")
-        .or_else(|| uri.strip_prefix("https://"))
-        .unwrap_or(uri)
-        .trim_end_matches('/');
-    match path {
-        "acs.amazonaws.com/groups/global/AllUsers" => Some("everyone (AllUsers)"),
-        "acs.amazonaws.com/groups/global/AuthenticatedUsers" => {
-            Some("every AWS account (AuthenticatedUsers)")
-        }
-        _ => None,
-    }
 }

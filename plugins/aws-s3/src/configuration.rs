@@ -45,7 +45,8 @@ pub const MFA_DELETE: Rule = Rule::new(
 )
 .references(&[
     "https://docs.aws.amazon.com/AmazonS3/latest/userguide/MultiFactorAuthenticationDelete.html",
-]);
+])
+.compliance(&["CIS-AWS-7.0:3.1.2"]);
 
 pub const LOGGING: Rule = Rule::new(
     "AWS.S3.Bucket.Logging",

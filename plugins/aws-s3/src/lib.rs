@@ -1,10 +1,12 @@
-//! `aws-s3`: the S3 bucket rules of the catalog, every one on `AWS.S3.Bucket` documents. Rule
-//! ids are the ones Panther's policy library uses for the same checks, so migrating users keep
-//! their ids, suppressions and reports.
+//! `aws-s3`: the S3 rules of the catalog: the bucket rules on `AWS.S3.Bucket` documents and the
+//! account's public access block on the account's `AWS.S3.Meta` document. Rule ids are the ones
+//! Panther's policy library uses for the same checks, so migrating users keep their ids,
+//! suppressions and reports.
 //!
 //! Each rule reads only the fields it needs (`Resource::field`) after checking the collector
 //! could read them (`require_collected`), so "could not read" is an `error`, never a pass.
 
+mod account;
 mod acl;
 mod configuration;
 mod encryption;
@@ -34,11 +36,12 @@ pub static RULES: &[Rule] = &[
     policy::ALLOW_WITH_NOT_PRINCIPAL,
     policy::CONFUSED_DEPUTY_PROTECTION,
     configuration::OBJECT_LOCK_CONFIGURED,
+    account::ACCOUNT_PUBLIC_ACCESS_BLOCK,
 ];
 
 palisade_sdk::export_pack!(RULES);
 
-/// The resource type every rule of the pack applies to.
+/// The resource type every bucket rule applies to.
 const BUCKET: &[&str] = &["AWS.S3.Bucket"];
 
 /// The bucket's name for messages: `Name`, else the resource id.
@@ -61,7 +64,7 @@ fn collected_present<'a, T: Deserialize<'a>>(res: &Resource<'a>, field: &str) ->
     res.require_collected(&[field])?;
     if res.raw_field(field)?.is_none() {
         return Err(Error::new(format!(
-            "the document has no {field} field (it is null when the bucket has none), so the \
+            "the document has no {field} field (it is null when there is none), so the \
              rule cannot decide"
         )));
     }

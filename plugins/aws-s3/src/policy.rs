@@ -8,8 +8,9 @@
 
 use std::borrow::Cow;
 
-use palisade_sdk::iam::{ConditionTest, PolicyDocument, Principal, Statement, parse_policy};
-use palisade_sdk::{Ctx, Error, Resource, Result, Rule, Severity, Value, Verdict};
+use palisade_sdk::iam::{ConditionTest, PolicyDocument, Principal, Statement};
+use palisade_sdk::s3::{self, statement_actions, statement_label};
+use palisade_sdk::{Ctx, Resource, Result, Rule, Severity, Value, Verdict};
 
 use crate::{BUCKET, bucket_name, collected, collected_present};
 
@@ -33,7 +34,8 @@ pub const SECURE_ACCESS: Rule = Rule::new(
 .references(&[
     "https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html",
     "https://repost.aws/knowledge-center/s3-bucket-policy-for-config-rule",
-]);
+])
+.compliance(&["CIS-AWS-7.0:3.1.1"]);
 
 pub const ACTION_RESTRICTIONS: Rule = Rule::new(
     "AWS.S3.Bucket.ActionRestrictions",
@@ -78,7 +80,8 @@ pub const PRINCIPAL_RESTRICTIONS: Rule = Rule::new(
 )
 .references(&[
     "https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status",
-]);
+])
+.compliance(&["CIS-AWS-7.0:2.21"]);
 
 pub const ALLOW_WITH_NOT_PRINCIPAL: Rule = Rule::new(
     "AWS.S3.Bucket.PolicyAllowWithNotPrincipal",
@@ -115,23 +118,6 @@ pub const CONFUSED_DEPUTY_PROTECTION: Rule = Rule::new(
      `{\"ArnLike\":{\"aws:SourceArn\":\"arn:aws:cloudtrail:REGION:123456789012:trail/NAME\"}}`.",
 )
 .references(&["https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html"]);
-
-/// Condition keys that narrow who may call to a bounded set of callers or networks.
-const CALLER_KEYS: &[&str] = &[
-    "aws:SourceArn",
-    "aws:SourceAccount",
-    "aws:SourceOrgID",
-    "aws:SourceOrgPaths",
-    "aws:SourceVpc",
-    "aws:SourceVpce",
-    "aws:SourceIp",
-    "aws:PrincipalOrgID",
-    "aws:PrincipalOrgPaths",
-    "aws:PrincipalAccount",
-    "aws:PrincipalArn",
-    "s3:DataAccessPointAccount",
-    "s3:DataAccessPointArn",
-];
 
 /// Condition keys that tie a service principal to the resource or account it acts for.
 const SOURCE_KEYS: &[&str] = &[
@@ -177,7 +163,10 @@ fn secure_access(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
             "only for some of the bucket's resources"
         };
         if partial.is_none() {
-            partial = Some(format!(" ({} denies it {limit})", label(index, statement)));
+            partial = Some(format!(
+                " ({} denies it {limit})",
+                statement_label(index, statement)
+            ));
         }
     }
     Ok(Verdict::fail(format!(
@@ -222,7 +211,7 @@ fn action_restrictions(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
                 }
                 _ => return None,
             };
-            Some(format!("{} {how}", label(index, statement)))
+            Some(format!("{} {how}", statement_label(index, statement)))
         })
         .collect();
     Ok(verdict(&name, failures))
@@ -233,22 +222,9 @@ fn principal_restrictions(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict>
     let Some(policy) = bucket_policy(res, &name, Missing::IsAnError)? else {
         return Ok(Verdict::Pass);
     };
-    let failures = allow_statements(&policy)
-        .filter(|(_, statement)| statement.has_public_principal())
-        .filter(|(_, statement)| !statement.narrowed_by(CALLER_KEYS))
-        .map(|(index, statement)| {
-            let unless = if statement.has_condition() {
-                "with no condition that narrows the caller"
-            } else {
-                "without a condition"
-            };
-            format!(
-                "{} allows {} to {} {unless}",
-                label(index, statement),
-                actions(statement),
-                public_principal(statement)
-            )
-        })
+    let failures = s3::public_statements(&policy)
+        .into_iter()
+        .map(|(index, statement)| s3::describe_public_statement(index, statement))
         .collect();
     Ok(verdict(&name, failures))
 }
@@ -263,8 +239,8 @@ fn allow_with_not_principal(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdic
             let excluded = statement.not_principal.as_ref()?;
             Some(format!(
                 "{} allows {} to every principal except NotPrincipal {}",
-                label(index, statement),
-                actions(statement),
+                statement_label(index, statement),
+                statement_actions(statement),
                 excluded
             ))
         })
@@ -286,8 +262,8 @@ fn confused_deputy_protection(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verd
             Some(format!(
                 "{} allows {} to service principal {} without an aws:SourceAccount, \
                  aws:SourceArn, aws:SourceOrgID or aws:SourceOrgPaths condition",
-                label(index, statement),
-                actions(statement),
+                statement_label(index, statement),
+                statement_actions(statement),
                 services.join(", ")
             ))
         })
@@ -316,13 +292,7 @@ fn bucket_policy(
         Missing::IsAnError => collected_present(res, "Policy")?,
     };
     policy
-        .map(|policy| {
-            parse_policy(&policy).map_err(|e| {
-                Error::new(format!(
-                    "bucket {name}: the bucket policy cannot be read: {e}"
-                ))
-            })
-        })
+        .map(|policy| s3::parse_bucket_policy(&policy, name))
         .transpose()
 }
 
@@ -353,34 +323,6 @@ fn covers_every_s3_action(pattern: &str) -> bool {
             (service.eq_ignore_ascii_case("s3") || stars(service)) && stars(action)
         }
         None => stars(pattern),
-    }
-}
-
-/// A statement for messages: its Sid when it has one, else its position (from 1).
-fn label(index: usize, statement: &Statement) -> String {
-    match statement.sid.as_deref().filter(|sid| !sid.is_empty()) {
-        Some(sid) => format!("statement {sid:?}"),
-        None => format!("statement #{}", index + 1),
-    }
-}
-
-/// The statement's action element for messages.
-fn actions(statement: &Statement) -> String {
-    match (&statement.action, &statement.not_action) {
-        (Some(actions), _) if !actions.is_empty() => actions.join(", "),
-        (None, Some(excluded)) => format!("every action except {}", excluded.join(", ")),
-        _ => "no action".to_owned(),
-    }
-}
-
-/// The public principal of a statement (see `Statement::has_public_principal`) for messages.
-fn public_principal(statement: &Statement) -> String {
-    match (&statement.principal, &statement.not_principal) {
-        (Some(principal), _) if principal.is_public() => {
-            format!("everyone (Principal {principal})")
-        }
-        (_, Some(excluded)) => format!("every principal except NotPrincipal {}", excluded),
-        _ => "everyone".to_owned(),
     }
 }
 

@@ -1,8 +1,8 @@
 //! The bucket's public access block: the four switches that stop ACLs and policies from making
 //! the bucket or its objects public.
 
+use palisade_sdk::s3::PublicAccessBlock;
 use palisade_sdk::{Ctx, Resource, Result, Rule, Severity, Verdict};
-use serde::Deserialize;
 
 use crate::{BUCKET, bucket_name, collected};
 
@@ -28,16 +28,8 @@ pub const PUBLIC_ACCESS_BLOCK: Rule = Rule::new(
 )
 .references(&[
     "https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html",
-]);
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct PublicAccessBlock {
-    block_public_acls: Option<bool>,
-    ignore_public_acls: Option<bool>,
-    block_public_policy: Option<bool>,
-    restrict_public_buckets: Option<bool>,
-}
+])
+.compliance(&["CIS-AWS-7.0:3.1.4"]);
 
 fn public_access_block(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
     let config: Option<PublicAccessBlock> = collected(res, "PublicAccessBlockConfiguration")?;
@@ -47,20 +39,7 @@ fn public_access_block(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
             "bucket {name} has no public access block configuration"
         )));
     };
-    let flags = [
-        ("BlockPublicAcls", config.block_public_acls),
-        ("IgnorePublicAcls", config.ignore_public_acls),
-        ("BlockPublicPolicy", config.block_public_policy),
-        ("RestrictPublicBuckets", config.restrict_public_buckets),
-    ];
-    let off: Vec<String> = flags
-        .iter()
-        .filter_map(|(flag, value)| match value {
-            Some(true) => None,
-            Some(false) => Some(format!("{flag} is false")),
-            None => Some(format!("{flag} is not set")),
-        })
-        .collect();
+    let off = config.off_flags();
     Ok(if off.is_empty() {
         Verdict::Pass
     } else {

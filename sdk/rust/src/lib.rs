@@ -43,6 +43,7 @@ pub mod net;
 mod resource;
 mod rule;
 pub mod runtime;
+pub mod s3;
 mod scan;
 pub mod time;
 
