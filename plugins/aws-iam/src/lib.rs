@@ -1,0 +1,66 @@
+//! `aws-iam`: the IAM rules of the catalog on users, the root user, groups, the account password
+//! policy and the account-level IAM summary (`AWS.IAM.Meta`). Rule ids are the ones Panther's
+//! policy library uses for the same checks, so migrating users keep their ids, suppressions and
+//! reports.
+//!
+//! Credential rules read the IAM credential report row through [`credential_report`], which
+//! turns the report's "no value" spellings into `None` and makes a missing row or column an
+//! error. Every rule checks the collector could read the fields it needs (`require_collected`),
+//! so "could not read" is an `error`, never a pass.
+
+mod access_keys;
+mod account;
+mod credential_report;
+mod groups;
+mod password_policy;
+mod root;
+mod users;
+
+use std::borrow::Cow;
+
+use palisade_sdk::{Error, Resource, Result, Rule};
+use serde::Deserialize;
+
+/// Every rule of the pack, in the order `palisade rules` lists them.
+pub static RULES: &[Rule] = &[
+    access_keys::ROTATION,
+    access_keys::UNUSED,
+    access_keys::ACCOUNT_CREATION,
+    users::PASSWORD_UNUSED,
+    users::USER_MFA,
+    users::POLICY_ASSIGNED_TO_USER,
+    users::NO_INLINE_POLICY,
+    users::NOT_IN_CONFLICTING_GROUPS,
+    groups::GROUP_USERS,
+    account::SUPPORT_ROLE,
+    root::ACCESS_KEYS,
+    root::MFA,
+    root::HARDWARE_MFA,
+    root::RECENT_USE,
+    password_policy::COMPLEXITY_GUIDELINES,
+    password_policy::PASSWORD_AGE_LIMIT,
+    password_policy::PASSWORD_REUSE,
+    password_policy::MINIMUM_LENGTH,
+];
+
+palisade_sdk::export_pack!(RULES);
+
+/// The resource's name for messages: `Name`, else the resource id.
+fn display_name<'a>(res: &Resource<'a>) -> Result<Cow<'a, str>> {
+    let name: Option<Cow<'a, str>> = res.field("Name")?;
+    Ok(name.filter(|n| !n.is_empty()).unwrap_or_else(|| res.id()))
+}
+
+/// Field `field` once the collector is known to have read it, where `null` means "none" (an
+/// empty list or map). A document without the key at all is an error, so a partial or
+/// hand-made document cannot pass by omission.
+fn present<'a, T: Deserialize<'a>>(res: &Resource<'a>, field: &str) -> Result<Option<T>> {
+    res.require_collected(&[field])?;
+    if res.raw_field(field)?.is_none() {
+        return Err(Error::new(format!(
+            "the document has no {field} field (it is null when there is none), so the rule \
+             cannot decide"
+        )));
+    }
+    res.field(field)
+}
