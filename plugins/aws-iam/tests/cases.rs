@@ -65,6 +65,24 @@ fn the_pack_holds_the_catalog_iam_rules() {
         ("AWS.PasswordPolicy.PasswordAgeLimit", Medium, true),
         ("AWS.PasswordPolicy.PasswordReuse", Medium, true),
         ("AWS.PasswordPolicy.MinimumLength", Medium, true),
+        (
+            "AWS.IAM.Entity.InlinePolicyDoesNotGrantNetworkAdminAccess",
+            Medium,
+            true,
+        ),
+        ("AWS.IAM.Policy.Blacklist", Medium, false),
+        ("AWS.CloudTrail.LeastPrivilege", Medium, false),
+        ("AWS.IAM.Policy.AdministrativePrivileges", High, true),
+        ("AWS.IAM.Policy.DoesNotGrantAdminAccess", Medium, true),
+        (
+            "AWS.IAM.Policy.DoesNotGrantNetworkAdminAccess",
+            Medium,
+            true,
+        ),
+        ("AWS.IAM.Policy.RoleMapping", High, false),
+        ("AWS.IAM.Role.RestrictsUsage", Medium, true),
+        ("AWS.IAM.Role.ExternalPermission", Critical, false),
+        ("AWS.IAM.Role.GitHubActionsTrust", High, false),
     ];
     let rules: Vec<_> = RULES
         .iter()
@@ -105,6 +123,25 @@ fn rules_carry_the_cis_controls_they_implement() {
         ("AWS.PasswordPolicy.PasswordAgeLimit", &[]),
         ("AWS.PasswordPolicy.PasswordReuse", &["CIS-AWS-7.0:2.9"]),
         ("AWS.PasswordPolicy.MinimumLength", &["CIS-AWS-7.0:2.8"]),
+        (
+            "AWS.IAM.Entity.InlinePolicyDoesNotGrantNetworkAdminAccess",
+            &[],
+        ),
+        ("AWS.IAM.Policy.Blacklist", &[]),
+        ("AWS.CloudTrail.LeastPrivilege", &[]),
+        (
+            "AWS.IAM.Policy.AdministrativePrivileges",
+            &["CIS-AWS-7.0:2.14"],
+        ),
+        (
+            "AWS.IAM.Policy.DoesNotGrantAdminAccess",
+            &["CIS-AWS-7.0:2.14"],
+        ),
+        ("AWS.IAM.Policy.DoesNotGrantNetworkAdminAccess", &[]),
+        ("AWS.IAM.Policy.RoleMapping", &[]),
+        ("AWS.IAM.Role.RestrictsUsage", &[]),
+        ("AWS.IAM.Role.ExternalPermission", &[]),
+        ("AWS.IAM.Role.GitHubActionsTrust", &[]),
     ];
     let actual: Vec<(&str, &[&str])> = RULES.iter().map(|r| (r.id, r.compliance)).collect();
     assert_eq!(actual, expected);
