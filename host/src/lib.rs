@@ -8,6 +8,7 @@ pub mod account;
 pub mod alerts;
 pub mod aws;
 pub mod cli;
+pub mod compliance;
 pub mod engine;
 pub mod events;
 pub mod findings;

@@ -14,15 +14,18 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::engine::{BUILTIN_PACKS, Engine, EngineError, Pack, PackSet, RuleMeta, builtin_packs};
+use crate::engine::{
+    BUILTIN_PACKS, Engine, EngineError, Pack, PackSet, RuleMeta, RuleSettings, builtin_packs,
+};
 use crate::findings::{self, EvalConfig, EvalObserver, Evaluator};
 use crate::policy_tests;
 use crate::scan::RuleSource;
 use crate::store::{
-    ModuleEntry, ModuleRecord, ModuleRevision, ResourceFilter, RuleToggle, Store, StoreError,
-    Suppression,
+    ModuleEntry, ModuleRecord, ModuleRevision, ResourceFilter, RuleSettingsRecord, RuleToggle,
+    Store, StoreError, Suppression,
 };
 
 /// Why a change to the registry was refused; nothing was changed.
@@ -44,6 +47,9 @@ pub enum RegistryError {
     UnknownRule(String),
     #[error("no suppression {0:?}")]
     UnknownSuppression(String),
+    /// Settings a rule does not declare, or values of the wrong kind.
+    #[error("settings of rule {rule}: {message}")]
+    Settings { rule: String, message: String },
     #[error("module {name} has no revision before {revision} to roll back to")]
     NoEarlierRevision { name: String, revision: u32 },
     #[error("suppression pattern is invalid: {0}")]
@@ -112,6 +118,12 @@ pub struct RuleInfo {
     pub module: String,
     pub enabled: bool,
     pub default_enabled: bool,
+    /// The values the rule runs with: the operator's where set, else the declared defaults.
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
+    /// The settings the rule accepts, as a JSON Schema object.
+    #[schema(value_type = Object)]
+    pub settings_schema: Value,
     /// Suppressions of this rule.
     pub suppressions: usize,
 }
@@ -133,8 +145,54 @@ pub struct Ruleset {
     pub generation: u64,
     evaluator: Arc<Evaluator>,
     modules: Vec<Loaded>,
-    toggles: BTreeMap<String, bool>,
+    choices: Choices,
     suppressions: Vec<Suppression>,
+}
+
+/// What operators chose about rules: switches, settings from the configuration
+/// (`configured`) and settings set over the API (`stored`, which win setting by setting).
+#[derive(Clone, Default)]
+struct Choices {
+    toggles: BTreeMap<String, bool>,
+    configured: Arc<RuleSettings>,
+    stored: BTreeMap<String, Map<String, Value>>,
+}
+
+impl Choices {
+    /// The operator's values for `rule_id`, if any.
+    fn settings_of(&self, rule_id: &str) -> Option<Map<String, Value>> {
+        let configured = self.configured.get(rule_id);
+        let stored = self.stored.get(rule_id);
+        if configured.is_none() && stored.is_none() {
+            return None;
+        }
+        let mut values = configured.cloned().unwrap_or_default();
+        values.extend(
+            stored
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        Some(values)
+    }
+
+    /// The operator settings of the rules `packs` has (a removed module's are kept, unused).
+    fn for_packs(&self, packs: &PackSet) -> RuleSettings {
+        packs
+            .rules()
+            .filter_map(|(_, r)| Some((r.id.clone(), self.settings_of(&r.id)?)))
+            .collect()
+    }
+}
+
+/// Checks `values` against the settings `rule` declares.
+fn check_settings(rule: &RuleMeta, values: &Map<String, Value>) -> Result<(), RegistryError> {
+    rule.settings_json(Some(values))
+        .map(drop)
+        .map_err(|message| RegistryError::Settings {
+            rule: rule.id.clone(),
+            message,
+        })
 }
 
 impl Ruleset {
@@ -166,6 +224,12 @@ impl Ruleset {
             module: pack.name().to_owned(),
             enabled: self.evaluator.is_enabled(&rule.id),
             default_enabled: rule.default_enabled,
+            settings: rule
+                .settings_json(self.choices.settings_of(&rule.id).as_ref())
+                .ok()
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or_default(),
+            settings_schema: rule.settings_schema(),
             suppressions: self
                 .suppressions
                 .iter()
@@ -209,6 +273,9 @@ pub struct RegistryOptions {
     pub builtin: bool,
     /// Told about every evaluation pass.
     pub observer: Option<Arc<dyn EvalObserver>>,
+    /// Rule settings from the configuration: rule id → setting → value. Values set over the
+    /// API win over these, setting by setting.
+    pub settings: RuleSettings,
 }
 
 /// The serving rules and every change to them. Cheap to share behind an `Arc`.
@@ -278,13 +345,34 @@ impl Registry {
             }
             modules = candidate;
         }
-        let toggles = store
-            .list_rule_toggles()?
-            .into_iter()
-            .map(|t| (t.rule_id, t.enabled))
-            .collect();
+        let choices = Choices {
+            toggles: store
+                .list_rule_toggles()?
+                .into_iter()
+                .map(|t| (t.rule_id, t.enabled))
+                .collect(),
+            configured: Arc::new(options.settings),
+            stored: store
+                .list_rule_settings()?
+                .into_iter()
+                .map(|r| (r.rule_id, r.settings))
+                .collect(),
+        };
+        // A configured setting must name a rule that serves, with values it accepts: a typo
+        // in the configuration stops the start rather than silently running the default.
+        let packs = pack_set(&modules)?;
+        for (rule_id, values) in choices.configured.iter() {
+            let (_, rule) = packs
+                .rules()
+                .find(|(_, r)| &r.id == rule_id)
+                .ok_or_else(|| RegistryError::Settings {
+                    rule: rule_id.clone(),
+                    message: "no such rule is loaded".into(),
+                })?;
+            check_settings(rule, values)?;
+        }
         let suppressions = store.list_suppressions()?;
-        let first = build(&store, &options.observer, 0, modules, toggles, suppressions)?;
+        let first = build(&store, &options.observer, 0, modules, choices, suppressions)?;
         let current = Arc::new(ArcSwap::from_pointee(first));
         let idle = Arc::new((Mutex::new(0u64), std::sync::Condvar::new()));
         let (tx, rx) = mpsc::channel();
@@ -508,19 +596,57 @@ impl Registry {
         if current.rule(rule_id).is_none() {
             return Err(RegistryError::UnknownRule(rule_id.to_owned()));
         }
-        let mut toggles = current.toggles.clone();
-        toggles.insert(rule_id.to_owned(), enabled);
+        let mut choices = current.choices.clone();
+        choices.toggles.insert(rule_id.to_owned(), enabled);
         let next = build(
             &self.store,
             &self.observer,
             current.generation + 1,
             current.modules.clone(),
-            toggles,
+            choices,
             current.suppressions.clone(),
         )?;
         self.store.put_rule_toggle(&RuleToggle {
             rule_id: rule_id.to_owned(),
             enabled,
+            changed_at: OffsetDateTime::now_utc(),
+        })?;
+        self.store.flush()?;
+        self.swap(&current, next)?;
+        let now = self.current();
+        Ok(now.rule(rule_id).expect("the rule was checked above"))
+    }
+
+    /// Replaces the operator's settings of a rule with `values` (settings left out go back to
+    /// the configured value or the rule's default). Values are checked against the settings
+    /// the rule declares; the rule's resources are then evaluated again with them.
+    pub fn set_rule_settings(
+        &self,
+        rule_id: &str,
+        values: Map<String, Value>,
+    ) -> Result<RuleInfo, RegistryError> {
+        let _change = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.current();
+        let packs = current.evaluator.packs();
+        let rule = packs
+            .owner(rule_id)
+            .and_then(|p| p.rules().iter().find(|r| r.id == rule_id))
+            .ok_or_else(|| RegistryError::UnknownRule(rule_id.to_owned()))?;
+        let mut choices = current.choices.clone();
+        choices.stored.insert(rule_id.to_owned(), values.clone());
+        let merged = choices.settings_of(rule_id).unwrap_or_default();
+        check_settings(rule, &merged)?;
+        let next = build(
+            &self.store,
+            &self.observer,
+            current.generation + 1,
+            current.modules.clone(),
+            choices,
+            current.suppressions.clone(),
+        )?;
+        self.store.put_rule_settings(&RuleSettingsRecord {
+            rule_id: rule_id.to_owned(),
+            settings: values,
             changed_at: OffsetDateTime::now_utc(),
         })?;
         self.store.flush()?;
@@ -589,7 +715,7 @@ impl Registry {
             &self.observer,
             current.generation + 1,
             current.modules.clone(),
-            current.toggles.clone(),
+            current.choices.clone(),
             suppressions,
         )?;
         persist()?;
@@ -622,7 +748,7 @@ impl Registry {
             &self.observer,
             current.generation + 1,
             modules,
-            current.toggles.clone(),
+            current.choices.clone(),
             current.suppressions.clone(),
         )
     }
@@ -694,9 +820,14 @@ fn running_rules(set: &Ruleset) -> HashMap<String, (String, Vec<String>)> {
         .rules()
         .filter(|(_, r)| set.evaluator.is_enabled(&r.id))
         .map(|(p, r)| {
+            // The module's bytes and the rule's settings: a change of either re-evaluates.
+            let settings = Value::from(set.choices.settings_of(&r.id).unwrap_or_default());
             (
                 r.id.clone(),
-                (p.digest().to_owned(), r.resource_types.clone()),
+                (
+                    format!("{}:{settings}", p.digest()),
+                    r.resource_types.clone(),
+                ),
             )
         })
         .collect()
@@ -745,21 +876,34 @@ fn build(
     observer: &Option<Arc<dyn EvalObserver>>,
     generation: u64,
     modules: Vec<Loaded>,
-    toggles: BTreeMap<String, bool>,
+    choices: Choices,
     mut suppressions: Vec<Suppression>,
 ) -> Result<Ruleset, RegistryError> {
     let packs = Arc::new(pack_set(&modules)?);
     let enabled = packs
         .rules()
-        .filter(|(_, r)| toggles.get(&r.id).copied().unwrap_or(r.default_enabled))
+        .filter(|(_, r)| {
+            choices
+                .toggles
+                .get(&r.id)
+                .copied()
+                .unwrap_or(r.default_enabled)
+        })
         .map(|(_, r)| r.id.clone())
         .collect();
+    // A new revision of a module may drop a setting an operator set: that refuses the change.
+    let settings = choices.for_packs(&packs);
+    for (_, rule) in packs.rules() {
+        if let Some(values) = settings.get(&rule.id) {
+            check_settings(rule, values)?;
+        }
+    }
     suppressions.sort_by(|a, b| a.id.cmp(&b.id));
     let evaluator = Evaluator::with_config(
         packs,
         EvalConfig {
             enabled: Some(enabled),
-            settings: Default::default(),
+            settings,
             suppressions: suppressions.clone(),
             observer: observer.clone(),
         },
@@ -769,7 +913,7 @@ fn build(
         generation,
         evaluator: Arc::new(evaluator),
         modules,
-        toggles,
+        choices,
         suppressions,
     })
 }

@@ -63,6 +63,7 @@ async fn start(store: Arc<SledStore>, builtin: bool, dir: &Path) -> Server {
         RegistryOptions {
             builtin,
             observer: Some(Arc::new(MetricsObserver(metrics.clone()))),
+            settings: Default::default(),
         },
     )
     .expect("registry");

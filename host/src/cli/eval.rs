@@ -78,7 +78,7 @@ pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
     }
     let all = Arc::new(all);
     let settings = match &args.settings {
-        Some(path) => read_settings(path)?,
+        Some(path) => super::read_rule_settings(path)?,
         None => RuleSettings::new(),
     };
     let engine = global.engine()?;
@@ -140,17 +140,6 @@ pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
-    })
-}
-
-fn read_settings(path: &PathBuf) -> Result<RuleSettings, InputError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError(format!("cannot read settings {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| {
-        InputError(format!(
-            "settings {}: expected an object of rule id to an object of values: {e}",
-            path.display()
-        ))
     })
 }
 

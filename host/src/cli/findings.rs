@@ -7,6 +7,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::output::{ListFormat, write_list};
 use super::{GlobalArgs, InputError};
+use crate::compliance::export;
 use crate::engine::Severity;
 use crate::store::{FindingFilter, FindingRecord, FindingState, FindingStatus, Store};
 
@@ -25,6 +26,29 @@ pub enum FindingsCommand {
         #[arg(long, env = "PALISADE_FORMAT", value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
+    /// Export open findings as OCSF Compliance Findings (a JSON array) or a SARIF log.
+    Export(ExportArgs),
+}
+
+/// The exchange formats of `findings export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// OCSF 1.3 Compliance Findings (class 2003), as read by Security Hub and Prowler users.
+    Ocsf,
+    /// SARIF 2.1.0: failures and undecided verdicts as results, rules as descriptors.
+    Sarif,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[arg(long, env = "PALISADE_EXPORT_FORMAT", value_enum)]
+    format: ExportFormat,
+    /// Only these accounts (name or 12-digit id; repeatable); default every account.
+    #[arg(long = "account", env = "PALISADE_ACCOUNTS", value_delimiter = ',')]
+    accounts: Vec<String>,
+    /// Only findings with this status: pass, fail, error or suppressed.
+    #[arg(long, env = "PALISADE_STATUS", value_enum)]
+    status: Option<FindingStatus>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,6 +121,21 @@ pub fn run(global: &GlobalArgs, command: FindingsCommand) -> anyhow::Result<Exit
     let store = global.store()?;
     match command {
         FindingsCommand::List(args) => list(store.as_ref(), args),
+        FindingsCommand::Export(args) => {
+            let accounts = super::report::accounts(store.as_ref(), &args.accounts)?;
+            let mut findings = super::report::open_findings(store.as_ref(), &accounts)?;
+            findings.retain(|f| args.status.is_none_or(|s| f.status == s));
+            let rules = global.registry(store.clone())?.current().rules();
+            let value = match args.format {
+                ExportFormat::Ocsf => serde_json::Value::Array(export::ocsf(&findings, &rules)),
+                ExportFormat::Sarif => export::sarif(&findings, &rules),
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            serde_json::to_writer_pretty(&mut out, &value)?;
+            std::io::Write::write_all(&mut out, b"\n")?;
+            std::io::Write::flush(&mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         FindingsCommand::History {
             rule,
             resource,

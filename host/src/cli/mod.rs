@@ -8,21 +8,22 @@ mod findings;
 mod input;
 mod output;
 mod policy;
+mod report;
 mod resources;
 mod rules;
 mod scan;
 mod serve;
 mod table;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::engine::{ArtifactCache, Engine, Limits, PackSet, builtin_packs};
-use crate::registry::{Registry, RegistryOptions};
+use crate::engine::{ArtifactCache, Engine, Limits, PackSet, RuleSettings, builtin_packs};
+use crate::registry::{Registry, RegistryError, RegistryOptions};
 use crate::store::SledStore;
 
 /// Palisade: cloud security posture scanning with sandboxed WebAssembly policy packs.
@@ -53,6 +54,10 @@ struct GlobalArgs {
     /// Memory cap of one pack instance, in MiB.
     #[arg(long, global = true, env = "PALISADE_MEMORY_MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     memory_mib: u64,
+    /// Rule settings (JSON, or TOML for a `.toml` file): rule id → setting → value, e.g.
+    /// `{"AWS.AccessKey.Rotation": {"max-age-days": 45}}`. Values set over the API win.
+    #[arg(long, global = true, env = "PALISADE_RULE_SETTINGS")]
+    rule_settings: Option<PathBuf>,
 }
 
 /// How a command prints its results.
@@ -87,6 +92,8 @@ enum Command {
     /// Read findings.
     #[command(subcommand)]
     Findings(findings::FindingsCommand),
+    /// A compliance report (CIS AWS Foundations v7.0) of the stored findings.
+    Report(report::ReportArgs),
     /// Run the service: the HTTP API, scheduled scans and hot-loaded policy modules.
     Serve(Box<serve::ServeArgs>),
     /// Build policy packs from Rust, Python or JavaScript rules, and run their test cases.
@@ -141,6 +148,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan::run(&cli.global, args),
         Command::Resources(command) => resources::run(&cli.global, command),
         Command::Findings(command) => findings::run(&cli.global, command),
+        Command::Report(args) => report::run(&cli.global, args),
         Command::Serve(args) => serve::run(&cli.global, *args),
         Command::Policy(command) => policy::run(&cli.global, command),
     }
@@ -177,6 +185,14 @@ impl GlobalArgs {
         }
     }
 
+    /// The rule settings of `--rule-settings`; none when it is not given.
+    fn configured_settings(&self) -> Result<RuleSettings, InputError> {
+        match &self.rule_settings {
+            Some(path) => read_rule_settings(path),
+            None => Ok(RuleSettings::new()),
+        }
+    }
+
     /// The data directory of stateful commands.
     fn data_dir(&self) -> PathBuf {
         self.data_dir
@@ -199,8 +215,9 @@ impl GlobalArgs {
         let options = RegistryOptions {
             builtin: true,
             observer: None,
+            settings: self.configured_settings()?,
         };
-        Ok(Registry::open(engine, store, options)?)
+        Registry::open(engine, store, options).map_err(registry_error)
     }
 
     /// An engine whose compiled packs are cached in `store`, keyed next to it.
@@ -213,6 +230,32 @@ impl GlobalArgs {
         let cache = ArtifactCache::open(store, &self.data_dir().join("artifact.key"))?;
         Ok(Engine::with_cache(limits, cache)?)
     }
+}
+
+/// A registry that cannot open: configured settings it refuses are bad input (exit 2).
+fn registry_error(e: RegistryError) -> anyhow::Error {
+    match e {
+        RegistryError::Settings { .. } => InputError(e.to_string()).into(),
+        e => anyhow::Error::new(e).context("cannot load the policy modules"),
+    }
+}
+
+/// Reads rule settings: an object of rule id to an object of setting values, as JSON, or as
+/// TOML when the file name ends in `.toml` (one table per rule).
+fn read_rule_settings(path: &Path) -> Result<RuleSettings, InputError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError(format!("cannot read settings {}: {e}", path.display())))?;
+    let parsed = if path.extension().is_some_and(|e| e == "toml") {
+        toml::from_str(&text).map_err(|e| e.to_string())
+    } else {
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|e| {
+        InputError(format!(
+            "settings {}: expected an object of rule id to an object of values: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Where stateful commands keep their data when `--data-dir` is not given.

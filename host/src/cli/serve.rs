@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::scan::AwsArgs;
 use super::{GlobalArgs, InputError};
 use crate::alerts::{AlertOptions, Webhook};
+use crate::engine::RuleSettings;
 use crate::events::pending::Debounce;
 use crate::events::realtime::RealTimeOptions;
 use crate::registry::{Registry, RegistryOptions};
@@ -132,6 +133,9 @@ struct FileConfig {
     alert_webhooks: Vec<String>,
     alert_signing_secret: Option<String>,
     public_url: Option<String>,
+    /// `[rule_settings."AWS.AccessKey.Rotation"]` tables; `--rule-settings` wins rule by rule.
+    #[serde(default)]
+    rule_settings: RuleSettings,
 }
 
 impl FileConfig {
@@ -235,6 +239,8 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         events,
     };
 
+    let mut settings = file.rule_settings.clone();
+    settings.extend(global.configured_settings()?);
     let store = global.store()?;
     let mut limits = global.limits();
     limits.max_module_bytes = max_module_bytes;
@@ -246,9 +252,10 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         RegistryOptions {
             builtin,
             observer: Some(Arc::new(MetricsObserver(metrics.clone()))),
+            settings,
         },
     )
-    .context("cannot load the policy modules")?;
+    .map_err(super::registry_error)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

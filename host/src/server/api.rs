@@ -19,7 +19,7 @@ use super::scheduler::SchedulerError;
 use crate::account::{Account, ResourceExclusion};
 use crate::alerts::AlertRecord;
 use crate::events::realtime::{EventStats, RejectedMessage, rejected_messages};
-use crate::registry::{Activation, ModuleInfo, RuleInfo};
+use crate::registry::{Activation, ModuleInfo, RegistryError, RuleInfo};
 use crate::store::{
     FindingChange, FindingPage, FindingQuery, FindingRecord, FindingStatus, FindingSummary,
     ResourceQuery, ResourceRecord, ScanJob, ScanTrigger, Store, Suppression,
@@ -537,27 +537,47 @@ pub async fn get_rule(
         .ok_or_else(|| ApiError::not_found(format!("no rule {id:?}")))
 }
 
-/// A rule switch.
+/// A change to a rule: its switch, its settings, or both.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleUpdate {
-    pub enabled: bool,
+    pub enabled: Option<bool>,
+    /// The operator's values, replacing those set before; settings left out go back to the
+    /// configured value or the rule's default. Checked against the rule's `settings_schema`.
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/rules/{id}", tag = "rules", request_body = RuleUpdate,
     params(("id" = String, Path, description = "Rule id")),
-    responses((status = 200, body = RuleInfo), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = RuleInfo), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_rule(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     ApiJson(update): ApiJson<RuleUpdate>,
 ) -> ApiResult<Json<RuleInfo>> {
+    if update.enabled.is_none() && update.settings.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing to change: give `enabled`, `settings` or both",
+        ));
+    }
     let registry = state.registry.clone();
-    let rule = tokio::task::spawn_blocking(move || registry.set_rule_enabled(&id, update.enabled))
-        .await??;
+    let rule = tokio::task::spawn_blocking(move || {
+        // Settings first: values the rule refuses leave its switch untouched too.
+        let mut rule = None;
+        if let Some(values) = update.settings {
+            rule = Some(registry.set_rule_settings(&id, values)?);
+        }
+        if let Some(enabled) = update.enabled {
+            rule = Some(registry.set_rule_enabled(&id, enabled)?);
+        }
+        Ok::<_, RegistryError>(rule.expect("one change was asked for"))
+    })
+    .await??;
     state.refresh_gauges();
-    tracing::info!(rule = %rule.id, enabled = rule.enabled, "rule switched");
+    tracing::info!(rule = %rule.id, enabled = rule.enabled, settings = %serde_json::Value::from(rule.settings.clone()), "rule changed");
     Ok(Json(rule))
 }
 

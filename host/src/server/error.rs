@@ -130,6 +130,7 @@ impl From<RegistryError> for ApiError {
             }
             RegistryError::Rejected(_) => ApiError::unprocessable("invalid_module", message),
             RegistryError::Tests(_) => ApiError::unprocessable("tests_failed", message),
+            RegistryError::Settings { .. } => ApiError::unprocessable("invalid_settings", message),
             RegistryError::Builtin(_) | RegistryError::NoEarlierRevision { .. } => {
                 ApiError::conflict(message)
             }

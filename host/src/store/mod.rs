@@ -358,6 +358,16 @@ pub struct RuleToggle {
     pub changed_at: OffsetDateTime,
 }
 
+/// An operator's values for some of a rule's settings; the rule's declared defaults fill in
+/// the rest. Checked against the rule's schema before it is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleSettingsRecord {
+    pub rule_id: String,
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub changed_at: OffsetDateTime,
+}
+
 /// Failures of `rule_id` on resources whose id matches `pattern` become `suppressed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Suppression {
@@ -588,6 +598,11 @@ pub trait Store: Send + Sync {
     fn put_rule_toggle(&self, t: &RuleToggle) -> Result<(), StoreError>;
     /// Every rule toggle, ordered by rule id.
     fn list_rule_toggles(&self) -> Result<Vec<RuleToggle>, StoreError>;
+
+    /// Replaces the operator's settings of one rule.
+    fn put_rule_settings(&self, r: &RuleSettingsRecord) -> Result<(), StoreError>;
+    /// Every rule's operator settings, ordered by rule id.
+    fn list_rule_settings(&self) -> Result<Vec<RuleSettingsRecord>, StoreError>;
 
     fn put_suppression(&self, s: &Suppression) -> Result<(), StoreError>;
     fn get_suppression(&self, id: &str) -> Result<Option<Suppression>, StoreError>;

@@ -8,9 +8,9 @@ use self::index::{FindingIndex, IndexedFields, SharedIndex};
 use super::{
     Account, FindingChange, FindingFilter, FindingPage, FindingQuery, FindingRecord,
     FindingSummary, KEY_SEPARATOR, ModuleEntry, ModuleMeta, ModuleRecord, Queue, ResourceFilter,
-    ResourcePage, ResourceQuery, ResourceRecord, RuleToggle, ScanJob, ScanRecord, Store,
-    StoreError, Suppression, check_component, check_digest, encode_key, encode_prefix, escape_key,
-    key_component,
+    ResourcePage, ResourceQuery, ResourceRecord, RuleSettingsRecord, RuleToggle, ScanJob,
+    ScanRecord, Store, StoreError, Suppression, check_component, check_digest, encode_key,
+    encode_prefix, escape_key, key_component,
 };
 use crate::account::glob_match;
 use ::sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -46,6 +46,8 @@ const SCANS: &str = "scans";
 const MODULE_ENTRIES: &str = "module_entries";
 /// `RuleToggle` JSON by rule id.
 const RULE_TOGGLES: &str = "rule_toggles";
+/// `RuleSettingsRecord` JSON by rule id.
+const RULE_SETTINGS: &str = "rule_settings";
 /// `Suppression` JSON by suppression id.
 const SUPPRESSIONS: &str = "suppressions";
 /// `ScanJob` JSON by job id; ids sort by time, so the newest job is the last key.
@@ -69,6 +71,7 @@ pub struct SledStore {
     scans: Tree,
     module_entries: Tree,
     rule_toggles: Tree,
+    rule_settings: Tree,
     suppressions: Tree,
     scan_jobs: Tree,
     /// One tree per `Queue`, in `Queue::ALL` order.
@@ -124,6 +127,7 @@ impl SledStore {
             scans: db.open_tree(SCANS)?,
             module_entries: db.open_tree(MODULE_ENTRIES)?,
             rule_toggles: db.open_tree(RULE_TOGGLES)?,
+            rule_settings: db.open_tree(RULE_SETTINGS)?,
             suppressions: db.open_tree(SUPPRESSIONS)?,
             scan_jobs: db.open_tree(SCAN_JOBS)?,
             queues: [
@@ -920,6 +924,20 @@ impl Store for SledStore {
 
     fn list_rule_toggles(&self) -> Result<Vec<RuleToggle>, StoreError> {
         list_json(&self.rule_toggles, RULE_TOGGLES, "list_rule_toggles")
+    }
+
+    fn put_rule_settings(&self, r: &RuleSettingsRecord) -> Result<(), StoreError> {
+        put_json(
+            &self.rule_settings,
+            "rule settings",
+            "put_rule_settings",
+            ("rule_id", &r.rule_id),
+            r,
+        )
+    }
+
+    fn list_rule_settings(&self) -> Result<Vec<RuleSettingsRecord>, StoreError> {
+        list_json(&self.rule_settings, RULE_SETTINGS, "list_rule_settings")
     }
 
     fn put_suppression(&self, s: &Suppression) -> Result<(), StoreError> {
@@ -2715,6 +2733,27 @@ mod tests {
             [toggle("iam-root", true), toggle("s3-public", true)]
         );
         assert!(invalid(s.put_rule_toggle(&toggle("", true))));
+    }
+
+    #[test]
+    fn rule_settings_round_trip() {
+        let s = store();
+        let record = |rule: &str, days: u64| RuleSettingsRecord {
+            rule_id: rule.into(),
+            settings: serde_json::json!({"max-age-days": days})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            changed_at: T1,
+        };
+        s.put_rule_settings(&record("b.rule", 30)).expect("put");
+        s.put_rule_settings(&record("a.rule", 45)).expect("put");
+        s.put_rule_settings(&record("b.rule", 60)).expect("put");
+        assert_eq!(
+            s.list_rule_settings().expect("list"),
+            [record("a.rule", 45), record("b.rule", 60)]
+        );
+        assert!(invalid(s.put_rule_settings(&record("", 1))));
     }
 
     #[test]
