@@ -40,6 +40,17 @@ echo
 echo "== palisade findings list --status fail"
 "$palisade" findings list --status fail
 echo
+report="${PALISADE_DEMO_REPORT:-${TMPDIR:-/tmp}/palisade-demo-cis-aws-7.0.html}"
+echo "== palisade report --framework cis-aws-7.0 (the HTML page is $report)"
+"$palisade" report --framework cis-aws-7.0 --format html --output "$report"
+"$palisade" report --framework cis-aws-7.0 --format csv \
+    | python3 -c 'import csv, collections, sys
+rows = list(csv.DictReader(sys.stdin))
+print("controls:", dict(collections.Counter(r["status"] for r in rows)))
+for r in rows:
+    if r["status"] == "fail":
+        print("  FAIL %-6s %-70s %s failing" % (r["control"], r["title"][:70], r["resources_failing"]))'
+echo
 echo "== palisade serve: the same data over the API"
 token=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 queue=$(python3 scripts/demo_event.py queue)

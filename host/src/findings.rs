@@ -15,8 +15,8 @@ use crate::engine::{
     EngineError, EvalContext, Lookup, PackSet, Plan, RuleMeta, RuleSettings, Status, Subject,
 };
 use crate::store::{
-    FindingChange, FindingQuery, FindingRecord, FindingState, FindingStatus, ResourceRecord, Store,
-    StoreError, Suppression,
+    FindingChange, FindingFilter, FindingQuery, FindingRecord, FindingState, FindingStatus,
+    ResourceRecord, Store, StoreError, Suppression,
 };
 
 /// What one evaluation pass changed.
@@ -368,6 +368,26 @@ pub fn close_findings(
         closed += 1;
     }
     Ok(closed)
+}
+
+/// The open findings of `accounts` (12-digit ids), for reports and exports.
+pub fn open_findings(
+    store: &dyn Store,
+    accounts: &[String],
+) -> Result<Vec<FindingRecord>, StoreError> {
+    let mut findings = Vec::new();
+    for account in accounts {
+        findings.extend(
+            store
+                .list_findings(&FindingFilter {
+                    account_id: Some(account.clone()),
+                    ..FindingFilter::default()
+                })?
+                .into_iter()
+                .filter(|f| f.closed_at.is_none()),
+        );
+    }
+    Ok(findings)
 }
 
 /// Open failing findings by severity and open findings in error, for one account.

@@ -223,6 +223,20 @@ impl Session {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
+    /// An S3 Control client (account-level S3 settings). S3 Control names the account in the
+    /// host (`<account>.s3-control.<region>.amazonaws.com`); an endpoint override is used as
+    /// given instead, since a loopback emulator has no such host names.
+    pub fn s3control(&self, region: &str) -> aws_sdk_s3control::Client {
+        let mut conf = aws_sdk_s3control::config::Builder::from(&self.config)
+            .region(Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .retry_classifier(retry::NotImplementedClassifier);
+        if let Some(url) = &self.options.endpoint_url {
+            conf = conf.endpoint_resolver(FixedEndpoint(url.clone()));
+        }
+        aws_sdk_s3control::Client::from_conf(conf.build())
+    }
+
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
         let conf = aws_sdk_ec2::config::Builder::from(&self.config)
             .region(Region::new(region.to_owned()))
@@ -268,5 +282,22 @@ impl Session {
             .retry_classifier(retry::NotImplementedClassifier)
             .build();
         aws_sdk_sqs::Client::from_conf(conf)
+    }
+}
+
+/// An endpoint used exactly as configured, whatever the operation's parameters.
+#[derive(Debug)]
+struct FixedEndpoint(String);
+
+impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for FixedEndpoint {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        _params: &'a aws_sdk_s3control::config::endpoint::Params,
+    ) -> aws_sdk_s3control::config::endpoint::EndpointFuture<'a> {
+        aws_sdk_s3control::config::endpoint::EndpointFuture::ready(Ok(
+            aws_sdk_s3control::config::endpoint::Endpoint::builder()
+                .url(self.0.clone())
+                .build(),
+        ))
     }
 }

@@ -123,7 +123,7 @@ pub fn run(global: &GlobalArgs, command: FindingsCommand) -> anyhow::Result<Exit
         FindingsCommand::List(args) => list(store.as_ref(), args),
         FindingsCommand::Export(args) => {
             let accounts = super::report::accounts(store.as_ref(), &args.accounts)?;
-            let mut findings = super::report::open_findings(store.as_ref(), &accounts)?;
+            let mut findings = crate::findings::open_findings(store.as_ref(), &accounts)?;
             findings.retain(|f| args.status.is_none_or(|s| f.status == s));
             let rules = global.registry(store.clone())?.current().rules();
             let value = match args.format {

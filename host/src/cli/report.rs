@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::{GlobalArgs, InputError};
 use crate::compliance::render::{ReportFormat, render};
 use crate::compliance::{FRAMEWORKS, Framework, Report};
-use crate::store::{FindingFilter, FindingRecord, Store};
+use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -40,7 +40,7 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let store = global.store()?;
     let registry = global.registry(store.clone())?;
     let accounts = accounts(store.as_ref(), &args.accounts)?;
-    let findings = open_findings(store.as_ref(), &accounts)?;
+    let findings = crate::findings::open_findings(store.as_ref(), &accounts)?;
     let report = Report::build(
         framework,
         &registry.current().rules(),
@@ -71,24 +71,4 @@ pub(super) fn accounts(store: &dyn Store, named: &[String]) -> anyhow::Result<Ve
             .collect());
     }
     named.iter().map(|a| super::account_id(store, a)).collect()
-}
-
-/// The open findings of `accounts`.
-pub(super) fn open_findings(
-    store: &dyn Store,
-    accounts: &[String],
-) -> anyhow::Result<Vec<FindingRecord>> {
-    let mut findings = Vec::new();
-    for account in accounts {
-        findings.extend(
-            store
-                .list_findings(&FindingFilter {
-                    account_id: Some(account.clone()),
-                    ..FindingFilter::default()
-                })?
-                .into_iter()
-                .filter(|f| f.closed_at.is_none()),
-        );
-    }
-    Ok(findings)
 }

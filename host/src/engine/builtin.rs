@@ -4,7 +4,7 @@
 /// A pack shipped inside the binary.
 #[derive(Debug, Clone, Copy)]
 pub struct BuiltinPack {
-    /// The plugin's directory name, e.g. `aws-core`.
+    /// The plugin's directory name, e.g. `aws-iam`.
     pub name: &'static str,
     /// The component bytes.
     pub wasm: &'static [u8],

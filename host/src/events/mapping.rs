@@ -125,7 +125,7 @@ fn incomplete(what: &str) -> Mapped {
 
 use crate::scan::types::{
     AMI, BUCKET, EC2_META, GROUP, IAM_META, INSTANCE, KMS_KEY, NETWORK_ACL, PASSWORD_POLICY,
-    POLICY, ROLE, ROOT_USER, SECURITY_GROUP, TRAIL, USER, VOLUME, VPC,
+    POLICY, ROLE, ROOT_USER, S3_META, SECURITY_GROUP, TRAIL, USER, VOLUME, VPC,
 };
 
 /// Types that exist once per account, not per region: their targets use region `global`.
@@ -137,6 +137,7 @@ const GLOBAL_TYPES: &[&str] = &[
     ROOT_USER,
     PASSWORD_POLICY,
     IAM_META,
+    S3_META,
 ];
 
 const S3: &str = "s3.amazonaws.com";
@@ -325,6 +326,15 @@ static TABLE: &[Entry] = &[
             "DeleteBucketIntelligentTieringConfiguration",
         ],
         targets: &[refresh(BUCKET, Ids::At(BUCKET_NAME))],
+    },
+    // --- S3 account settings (S3 Control, logged under S3's event source).
+    Entry {
+        source: S3,
+        names: &[
+            "PutAccountPublicAccessBlock",
+            "DeleteAccountPublicAccessBlock",
+        ],
+        targets: &[refresh(S3_META, Ids::All)],
     },
     Entry {
         source: S3,
@@ -2244,6 +2254,13 @@ mod tests {
         assert_targets(&other, vec![refreshed(GROUP, "ops")]);
         let ebs = record(EC2, "DisableEbsEncryptionByDefault", json!({}), Value::Null);
         assert_targets(&ebs, vec![every(EC2_META)]);
+        let block = record(
+            S3,
+            "PutAccountPublicAccessBlock",
+            json!({"PublicAccessBlockConfiguration": {"BlockPublicAcls": true}}),
+            Value::Null,
+        );
+        assert_targets(&block, vec![every(S3_META)]);
     }
 
     #[test]

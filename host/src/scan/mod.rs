@@ -33,7 +33,7 @@ pub(crate) mod types {
         GROUP, META as IAM_META, PASSWORD_POLICY, POLICY, ROLE, ROOT_USER, USER,
     };
     pub(crate) use super::kms::KEY as KMS_KEY;
-    pub(crate) use super::s3::BUCKET;
+    pub(crate) use super::s3::{BUCKET, META as S3_META};
 }
 
 /// An AWS service the scanner collects from.

@@ -30,7 +30,10 @@ use crate::{json_enum, json_shape};
 
 pub const BUCKET: &str = "AWS.S3.Bucket";
 
-pub const RESOURCE_TYPES: [&str; 1] = [BUCKET];
+/// The account's S3 settings (the account-level public access block).
+pub(crate) const META: &str = "AWS.S3.Meta";
+
+pub const RESOURCE_TYPES: [&str; 2] = [BUCKET, META];
 
 /// Buckets whose details are read at the same time; each has nine calls in flight.
 const CONCURRENT_BUCKETS: usize = 8;
@@ -56,7 +59,11 @@ const DETAIL_FIELDS: [&str; 11] = [
 ];
 
 pub async fn collect(cx: &mut Collect<'_>) {
-    if cx.account.type_excluded(BUCKET) {
+    if cx.wants_type(META) {
+        let doc = account_settings(cx).await;
+        cx.push(doc);
+    }
+    if cx.account.type_excluded(BUCKET) || !cx.wants_type(BUCKET) {
         return;
     }
     let clients = Clients::new(cx.session);
@@ -84,6 +91,34 @@ pub async fn collect(cx: &mut Collect<'_>) {
     for doc in docs {
         cx.push(doc);
     }
+}
+
+/// The `AWS.S3.Meta` document: the account-level public access block (S3 Control), `null`
+/// when the account has none.
+async fn account_settings(cx: &Collect<'_>) -> Doc {
+    let id = format!("{}::{META}", cx.account_id());
+    let mut doc = Doc::new(META, cx.account_id(), "global", &id);
+    let client = cx.session.s3control(cx.region);
+    let block = cx
+        .call("GetPublicAccessBlock", || {
+            client
+                .get_public_access_block()
+                .account_id(cx.account_id())
+                .send()
+        })
+        .await
+        .map(|out| {
+            out.public_access_block_configuration().map(|c| {
+                serde_json::json!({
+                    "BlockPublicAcls": c.block_public_acls(),
+                    "IgnorePublicAcls": c.ignore_public_acls(),
+                    "BlockPublicPolicy": c.block_public_policy(),
+                    "RestrictPublicBuckets": c.restrict_public_buckets(),
+                })
+            })
+        });
+    doc.set_result("PublicAccessBlockConfiguration", block);
+    doc
 }
 
 /// A bucket as `ListBuckets` reports it.

@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -18,6 +19,8 @@ use super::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
 use super::scheduler::SchedulerError;
 use crate::account::{Account, ResourceExclusion};
 use crate::alerts::AlertRecord;
+use crate::compliance::render::{ReportFormat, render};
+use crate::compliance::{Framework, Report, export};
 use crate::events::realtime::{EventStats, RejectedMessage, rejected_messages};
 use crate::registry::{Activation, ModuleInfo, RegistryError, RuleInfo};
 use crate::store::{
@@ -493,6 +496,86 @@ pub async fn findings_summary(
 ) -> ApiResult<Json<FindingSummary>> {
     let query = finding_query(state.store.as_ref(), p)?;
     Ok(Json(state.store.summarize_findings(&query)?))
+}
+
+/// Which accounts a report or an export covers, and how it is written.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    /// Only this account (name or 12-digit id); default every account.
+    pub account: Option<String>,
+    /// Reports: `json` (default), `csv` or `html`. Exports: `ocsf` (default) or `sarif`.
+    pub format: Option<String>,
+}
+
+/// The accounts `account` selects: that one, or all.
+fn report_accounts(store: &dyn Store, account: Option<&str>) -> ApiResult<Vec<String>> {
+    match account {
+        Some(a) => Ok(vec![account_id(store, a)?]),
+        None => Ok(store
+            .list_accounts()?
+            .into_iter()
+            .map(|a| a.account_id)
+            .collect()),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/reports/{framework}", tag = "findings", params(
+        ("framework" = String, Path, description = "e.g. cis-aws-7.0"), ReportParams),
+    responses((status = 200, description = "The report as JSON, CSV or one HTML page"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn compliance_report(
+    State(state): State<Arc<AppState>>,
+    Path(framework): Path<String>,
+    ApiQuery(p): ApiQuery<ReportParams>,
+) -> ApiResult<Response> {
+    let framework = Framework::find(&framework)
+        .ok_or_else(|| ApiError::not_found(format!("no framework {framework:?}")))?;
+    let format = match p.format.as_deref().unwrap_or("json") {
+        "json" => ReportFormat::Json,
+        "csv" => ReportFormat::Csv,
+        "html" => ReportFormat::Html,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown report format {other:?}: use json, csv or html"
+            )));
+        }
+    };
+    let accounts = report_accounts(state.store.as_ref(), p.account.as_deref())?;
+    let findings = crate::findings::open_findings(state.store.as_ref(), &accounts)?;
+    let rules = state.registry.current().rules();
+    let report = Report::build(
+        framework,
+        &rules,
+        &findings,
+        accounts,
+        time::OffsetDateTime::now_utc(),
+    );
+    let body = render(&report, format).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/findings/export", tag = "findings", params(ReportParams),
+    responses((status = 200, description = "OCSF Compliance Findings (a JSON array) or a SARIF log"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn export_findings(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(p): ApiQuery<ReportParams>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let accounts = report_accounts(state.store.as_ref(), p.account.as_deref())?;
+    let findings = crate::findings::open_findings(state.store.as_ref(), &accounts)?;
+    let rules = state.registry.current().rules();
+    match p.format.as_deref().unwrap_or("ocsf") {
+        "ocsf" => Ok(Json(serde_json::Value::Array(export::ocsf(
+            &findings, &rules,
+        )))),
+        "sarif" => Ok(Json(export::sarif(&findings, &rules))),
+        other => Err(ApiError::bad_request(format!(
+            "unknown export format {other:?}: use ocsf or sarif"
+        ))),
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

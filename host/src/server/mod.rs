@@ -278,6 +278,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/findings", get(list_findings))
         .route("/findings/summary", get(findings_summary))
         .route("/findings/history", get(finding_history))
+        .route("/findings/export", get(export_findings))
+        .route("/reports/{framework}", get(compliance_report))
         .route("/rules", get(list_rules))
         .route("/rules/{id}", get(get_rule).patch(update_rule))
         .route(
@@ -435,7 +437,8 @@ impl utoipa::Modify for BearerAuth {
         api::upload_module, api::list_modules, api::get_module, api::delete_module,
         api::rollback_module, api::list_suppressions, api::create_suppression,
         api::delete_suppression, api::evaluate, api::events_status, api::rejected_events,
-        api::list_alerts, healthz, metrics_text, openapi_json,
+        api::list_alerts, api::compliance_report, api::export_findings, healthz, metrics_text,
+        openapi_json,
     ),
     modifiers(&BearerAuth),
     tags(
