@@ -1,5 +1,6 @@
-//! Network helpers: CIDR blocks, port ranges, IP protocols, and borrowed views of EC2
-//! security-group rules (`IpPermission`, AWS API shape in PascalCase).
+//! Network helpers: CIDR blocks, port ranges, IP protocols, borrowed views of EC2
+//! security-group rules (`IpPermission`, AWS API shape in PascalCase), and network ACLs
+//! (`NetworkAclEntry`) with their first-match evaluation order.
 //!
 //! Views borrow from the input `serde_json::Value`; nothing here allocates on the success
 //! path. Policy decisions (which ports are "sensitive", what counts as a finding) do not belong
@@ -15,7 +16,8 @@ use serde_json::Value;
 
 use crate::json::get_str;
 
-/// An error from parsing a network value: a CIDR block, an IP protocol, or an `IpPermission`.
+/// An error from parsing a network value: a CIDR block, an IP protocol, an `IpPermission`, or a
+/// network ACL entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetError {
     /// The string is not a CIDR block (or bare IP address).
@@ -37,6 +39,15 @@ pub enum NetError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A `NetworkAclEntry` (or list of them) does not have the AWS API shape.
+    InvalidAclEntry {
+        /// The entry's `RuleNumber`, when it has one.
+        rule_number: Option<i64>,
+        /// The field at fault (`Entries` for the list itself).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl fmt::Display for NetError {
@@ -52,6 +63,21 @@ impl fmt::Display for NetError {
             NetError::InvalidPermission { field, reason } => {
                 write!(f, "invalid IpPermission: {field} {reason}")
             }
+            NetError::InvalidAclEntry {
+                field: "Entries",
+                reason,
+                ..
+            } => write!(f, "invalid network ACL Entries: {reason}"),
+            NetError::InvalidAclEntry {
+                rule_number: Some(n),
+                field,
+                reason,
+            } => write!(f, "invalid network ACL entry {n}: {field} {reason}"),
+            NetError::InvalidAclEntry {
+                rule_number: None,
+                field,
+                reason,
+            } => write!(f, "invalid network ACL entry: {field} {reason}"),
         }
     }
 }
@@ -491,6 +517,12 @@ impl<'a> IpPermission<'a> {
         self.group_pairs.iter().flatten().map(|g| g.as_ref())
     }
 
+    /// Each `UserIdGroupPairs` entry's `GroupId`; `None` for a pair that names only a
+    /// `GroupName`.
+    pub fn security_group_pairs(&self) -> impl Iterator<Item = Option<&str>> {
+        self.group_pairs.iter().map(|g| g.as_deref())
+    }
+
     /// Returns true if the rule references other security groups (`UserIdGroupPairs` is
     /// non-empty, whether the pairs name a `GroupId` or only a `GroupName`).
     pub fn references_security_groups(&self) -> bool {
@@ -806,6 +838,601 @@ pub fn parse_ip_permissions(text: &str) -> Result<Vec<IpPermission<'_>>, NetErro
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Network ACLs
+
+/// The traffic a network ACL entry applies to (`Egress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Traffic entering the subnet (`Egress: false`); the entry's block is the source.
+    Ingress,
+    /// Traffic leaving the subnet (`Egress: true`); the entry's block is the destination.
+    Egress,
+}
+
+/// What a network ACL entry does with the traffic it matches (`RuleAction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleAction {
+    /// `allow`.
+    Allow,
+    /// `deny`.
+    Deny,
+}
+
+/// A borrowed view of one EC2 `NetworkAclEntry` (AWS API shape):
+///
+/// ```json
+/// {"RuleNumber": 100, "Protocol": "6", "RuleAction": "allow", "Egress": false,
+///  "CidrBlock": "0.0.0.0/0", "PortRange": {"From": 22, "To": 22}}
+/// ```
+///
+/// `Protocol` is `-1` (all) or a protocol number; `PortRange` applies to TCP (`6`) and UDP
+/// (`17`), `IcmpTypeCode` (`Type`, `Code`, `-1` for all) to ICMP (`1`) and ICMPv6 (`58`);
+/// other protocols match every packet of the protocol. An entry has `CidrBlock` or
+/// `Ipv6CidrBlock`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkAclEntry<'a> {
+    rule_number: u32,
+    protocol: Protocol,
+    action: RuleAction,
+    direction: Direction,
+    cidr: Cidr,
+    cidr_text: Cow<'a, str>,
+    /// `PortRange`, when it has both ends in `0..=65535`.
+    ports: Option<PortRange>,
+    /// `IcmpTypeCode` as `(Type, Code)`, when it has both.
+    icmp: Option<(i16, i16)>,
+}
+
+impl NetworkAclEntry<'_> {
+    /// `RuleNumber`: entries are evaluated in ascending order and the first that matches a
+    /// packet decides it. `32767` (and `32768` for IPv6) is the default `*` deny.
+    pub fn rule_number(&self) -> u32 {
+        self.rule_number
+    }
+
+    /// `Protocol`.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// `RuleAction`.
+    pub fn action(&self) -> RuleAction {
+        self.action
+    }
+
+    /// Returns true for an `allow` entry.
+    pub fn is_allow(&self) -> bool {
+        self.action == RuleAction::Allow
+    }
+
+    /// `Egress` as a direction.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// The entry's block (`CidrBlock` or `Ipv6CidrBlock`): the source of ingress traffic, the
+    /// destination of egress traffic.
+    pub fn cidr(&self) -> Cidr {
+        self.cidr
+    }
+
+    /// The block as written.
+    pub fn cidr_text(&self) -> &str {
+        &self.cidr_text
+    }
+
+    /// The ports the entry matches, as [`IpPermission::port_range`] gives them: `None` for
+    /// ICMP / ICMPv6 (see [`icmp_type_code`](Self::icmp_type_code)), [`PortRange::ALL`] for all
+    /// protocols and for protocols without ports, `PortRange` for TCP and UDP (`None` when the
+    /// entry has none, which AWS does not allow).
+    pub fn port_range(&self) -> Option<PortRange> {
+        if self.protocol.is_icmp() {
+            None
+        } else if self.protocol.has_ports() {
+            self.ports
+        } else {
+            Some(PortRange::ALL)
+        }
+    }
+
+    /// `IcmpTypeCode` as `(Type, Code)` (`-1`: all) for ICMP and ICMPv6 entries that have one.
+    pub fn icmp_type_code(&self) -> Option<(i16, i16)> {
+        if self.protocol.is_icmp() {
+            self.icmp
+        } else {
+            None
+        }
+    }
+
+    /// The entry's span on the second match dimension: ports for TCP and UDP, `type * 256 +
+    /// code` for ICMP, everything for the rest. `None` when the entry lacks the field that
+    /// says (its coverage is unknown).
+    fn selectors(&self) -> Option<PortRange> {
+        if self.protocol.is_icmp() {
+            let (kind, code) = self.icmp?;
+            if kind < 0 {
+                return Some(PortRange::ALL);
+            }
+            let base = (kind as u16) << 8;
+            return Some(if code < 0 {
+                PortRange {
+                    from: base,
+                    to: base | 0xff,
+                }
+            } else {
+                PortRange {
+                    from: base | code as u16,
+                    to: base | code as u16,
+                }
+            });
+        }
+        self.port_range()
+    }
+}
+
+/// A kind of traffic to ask a [`NetworkAcl`] about: a protocol and, for TCP and UDP, ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Traffic {
+    protocol: Protocol,
+    selectors: PortRange,
+}
+
+impl Traffic {
+    /// Every packet of every protocol.
+    pub const ALL: Traffic = Traffic {
+        protocol: Protocol::All,
+        selectors: PortRange::ALL,
+    };
+
+    /// TCP to the ports of `ports`.
+    pub const fn tcp(ports: PortRange) -> Traffic {
+        Traffic {
+            protocol: Protocol::Tcp,
+            selectors: ports,
+        }
+    }
+
+    /// UDP to the ports of `ports`.
+    pub const fn udp(ports: PortRange) -> Traffic {
+        Traffic {
+            protocol: Protocol::Udp,
+            selectors: ports,
+        }
+    }
+
+    /// Every packet of `protocol` ([`Protocol::All`]: of every protocol).
+    pub const fn protocol(protocol: Protocol) -> Traffic {
+        Traffic {
+            protocol,
+            selectors: PortRange::ALL,
+        }
+    }
+
+    /// The protocol asked about ([`Protocol::All`]: every protocol).
+    pub fn protocol_of(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The ports asked about ([`PortRange::ALL`] unless built by [`tcp`](Self::tcp) or
+    /// [`udp`](Self::udp)).
+    pub fn ports(&self) -> PortRange {
+        self.selectors
+    }
+}
+
+/// A network ACL's entries (`Entries`), in evaluation order: ingress and egress each sorted by
+/// `RuleNumber`.
+///
+/// AWS evaluates a packet against the entries of its direction in ascending rule number and
+/// the first entry that matches decides; a packet no entry matches is denied. So an `allow`
+/// entry only lets through the packets that no lower-numbered entry matched:
+/// [`effective_allows`](Self::effective_allows) answers with that in mind.
+///
+/// ```
+/// use palisade_sdk::net::{Direction, NetworkAcl, PortRange, Traffic};
+/// let entries = r#"[
+///   {"RuleNumber": 90, "Protocol": "6", "RuleAction": "deny", "Egress": false,
+///    "CidrBlock": "0.0.0.0/0", "PortRange": {"From": 22, "To": 22}},
+///   {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": false,
+///    "CidrBlock": "0.0.0.0/0"}
+/// ]"#;
+/// let acl = NetworkAcl::parse(entries).unwrap();
+/// let ssh = Traffic::tcp(PortRange { from: 22, to: 22 });
+/// assert_eq!(acl.effective_allows(Direction::Ingress, &ssh).count(), 0, "rule 90 denies it first");
+/// assert_eq!(acl.effective_allows(Direction::Ingress, &Traffic::ALL).count(), 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkAcl<'a> {
+    ingress: Vec<NetworkAclEntry<'a>>,
+    egress: Vec<NetworkAclEntry<'a>>,
+}
+
+/// The JSON shape of a `NetworkAclEntry`, read from text or from a [`Value`].
+#[derive(Deserialize)]
+struct RawAclEntry<'a> {
+    #[serde(rename = "RuleNumber")]
+    rule_number: Option<i64>,
+    #[serde(rename = "Protocol", borrow)]
+    protocol: Option<RawProtocol<'a>>,
+    #[serde(
+        rename = "RuleAction",
+        borrow,
+        default,
+        deserialize_with = "optional_borrowed_str"
+    )]
+    action: Option<Cow<'a, str>>,
+    #[serde(rename = "Egress")]
+    egress: Option<bool>,
+    #[serde(
+        rename = "CidrBlock",
+        borrow,
+        default,
+        deserialize_with = "optional_borrowed_str"
+    )]
+    ipv4: Option<Cow<'a, str>>,
+    #[serde(
+        rename = "Ipv6CidrBlock",
+        borrow,
+        default,
+        deserialize_with = "optional_borrowed_str"
+    )]
+    ipv6: Option<Cow<'a, str>>,
+    #[serde(rename = "PortRange")]
+    ports: Option<RawPortRange>,
+    #[serde(rename = "IcmpTypeCode")]
+    icmp: Option<RawIcmpTypeCode>,
+}
+
+#[derive(Deserialize)]
+struct RawPortRange {
+    #[serde(rename = "From")]
+    from: Option<i64>,
+    #[serde(rename = "To")]
+    to: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct RawIcmpTypeCode {
+    #[serde(rename = "Type")]
+    kind: Option<i64>,
+    #[serde(rename = "Code")]
+    code: Option<i64>,
+}
+
+impl<'a> RawAclEntry<'a> {
+    fn into_entry(self) -> Result<NetworkAclEntry<'a>, NetError> {
+        let number = self.rule_number;
+        let invalid = |field, reason: String| NetError::InvalidAclEntry {
+            rule_number: number,
+            field,
+            reason,
+        };
+        let rule_number = match self.rule_number {
+            None => return Err(invalid("RuleNumber", "is missing".to_owned())),
+            Some(n) => u32::try_from(n)
+                .map_err(|_| invalid("RuleNumber", format!("must not be negative, got {n}")))?,
+        };
+        let protocol = match self.protocol {
+            None => return Err(invalid("Protocol", "is missing".to_owned())),
+            Some(RawProtocol::Text(s)) => Protocol::parse(&s)
+                .map_err(|_| invalid("Protocol", format!("{s:?} is not a known protocol")))?,
+            Some(RawProtocol::Number(n)) => u8::try_from(n)
+                .map(Protocol::from_number)
+                .map_err(|_| invalid("Protocol", format!("{n} is not a known protocol")))?,
+        };
+        let action = match self.action.as_deref() {
+            Some(a) if a.eq_ignore_ascii_case("allow") => RuleAction::Allow,
+            Some(a) if a.eq_ignore_ascii_case("deny") => RuleAction::Deny,
+            Some(a) => {
+                return Err(invalid(
+                    "RuleAction",
+                    format!("must be allow or deny, got {a:?}"),
+                ));
+            }
+            None => return Err(invalid("RuleAction", "is missing".to_owned())),
+        };
+        let direction = match self.egress {
+            Some(true) => Direction::Egress,
+            Some(false) => Direction::Ingress,
+            None => return Err(invalid("Egress", "is missing".to_owned())),
+        };
+        let (field, cidr_text) = match (self.ipv4, self.ipv6) {
+            (Some(v4), None) => ("CidrBlock", v4),
+            (None, Some(v6)) => ("Ipv6CidrBlock", v6),
+            (None, None) => {
+                return Err(invalid(
+                    "CidrBlock",
+                    "is missing (and so is Ipv6CidrBlock)".to_owned(),
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "CidrBlock",
+                    "and Ipv6CidrBlock are both set".to_owned(),
+                ));
+            }
+        };
+        let cidr = Cidr::parse(&cidr_text).map_err(|e| invalid(field, e.to_string()))?;
+        let ports = match self.ports {
+            None => None,
+            Some(RawPortRange { from, to }) => {
+                let port = |field, p: Option<i64>| match p {
+                    None | Some(-1) => Ok(None),
+                    Some(p) => u16::try_from(p)
+                        .map(Some)
+                        .map_err(|_| invalid(field, format!("must be a port -1..65535, got {p}"))),
+                };
+                match (port("PortRange.From", from)?, port("PortRange.To", to)?) {
+                    (Some(a), Some(b)) => Some(PortRange {
+                        from: a.min(b),
+                        to: a.max(b),
+                    }),
+                    _ => None,
+                }
+            }
+        };
+        let icmp = match self.icmp {
+            None => None,
+            Some(RawIcmpTypeCode { kind, code }) => {
+                let value = |field, v: Option<i64>| match v {
+                    None => Ok(None),
+                    Some(v) if (-1..=255).contains(&v) => Ok(Some(v as i16)),
+                    Some(v) => Err(invalid(field, format!("must be -1..255, got {v}"))),
+                };
+                let kind = value("IcmpTypeCode.Type", kind)?;
+                let code = value("IcmpTypeCode.Code", code)?;
+                // `Type: -1` matches every type, whatever the code says.
+                match (kind, code) {
+                    (Some(-1), _) => Some((-1, -1)),
+                    (Some(kind), Some(code)) => Some((kind, code)),
+                    _ => None,
+                }
+            }
+        };
+        Ok(NetworkAclEntry {
+            rule_number,
+            protocol,
+            action,
+            direction,
+            cidr,
+            cidr_text,
+            ports,
+            icmp,
+        })
+    }
+}
+
+impl<'a> NetworkAcl<'a> {
+    /// Parses a JSON array of `NetworkAclEntry`s (a network ACL's `Entries` field as
+    /// [`Resource::raw_field`](crate::Resource::raw_field) returns it). `null` is no entries.
+    ///
+    /// Errors when the text is not such an array or an entry lacks `RuleNumber`, `Protocol`,
+    /// `RuleAction`, `Egress`, or a valid `CidrBlock` / `Ipv6CidrBlock`. A TCP or UDP entry
+    /// without a usable `PortRange` (or an ICMP one without `IcmpTypeCode`) is kept with an
+    /// unknown span: an `allow` is taken to match all it could, a `deny` to match nothing, so
+    /// a gap in the data never hides an allowed packet.
+    pub fn parse(text: &'a str) -> Result<Self, NetError> {
+        let raw: Option<Vec<RawAclEntry<'a>>> =
+            serde_json::from_str(text).map_err(|e| NetError::InvalidAclEntry {
+                rule_number: None,
+                field: "Entries",
+                reason: e.to_string(),
+            })?;
+        Self::from_raw(raw.unwrap_or_default())
+    }
+
+    /// Like [`parse`](Self::parse), from a parsed `Entries` value.
+    pub fn from_value(value: &'a Value) -> Result<Self, NetError> {
+        let raw = Option::<Vec<RawAclEntry<'a>>>::deserialize(value).map_err(|e| {
+            NetError::InvalidAclEntry {
+                rule_number: None,
+                field: "Entries",
+                reason: e.to_string(),
+            }
+        })?;
+        Self::from_raw(raw.unwrap_or_default())
+    }
+
+    fn from_raw(raw: Vec<RawAclEntry<'a>>) -> Result<Self, NetError> {
+        let mut acl = NetworkAcl {
+            ingress: Vec::new(),
+            egress: Vec::new(),
+        };
+        for entry in raw {
+            let entry = entry.into_entry()?;
+            match entry.direction {
+                Direction::Ingress => acl.ingress.push(entry),
+                Direction::Egress => acl.egress.push(entry),
+            }
+        }
+        // Stable: entries that share a number (AWS does not allow it) keep their order.
+        acl.ingress.sort_by_key(|e| e.rule_number);
+        acl.egress.sort_by_key(|e| e.rule_number);
+        Ok(acl)
+    }
+
+    /// The entries of `direction`, in evaluation order (ascending `RuleNumber`).
+    pub fn entries(&self, direction: Direction) -> &[NetworkAclEntry<'a>] {
+        match direction {
+            Direction::Ingress => &self.ingress,
+            Direction::Egress => &self.egress,
+        }
+    }
+
+    /// The `allow` entries of `direction` that decide at least one packet of `traffic`: those
+    /// that match such a packet no lower-numbered entry matches, in evaluation order.
+    ///
+    /// An allow entry shadowed for `traffic` by earlier entries (a deny of the same ports from
+    /// the same or a wider block, or several entries that together cover it) is left out; one
+    /// that earlier entries only partly cover (a deny of `10.0.0.0/8` before an allow of
+    /// `0.0.0.0/0`, a deny of IPv4 before an allow of `::/0`) is kept.
+    pub fn effective_allows<'s>(
+        &'s self,
+        direction: Direction,
+        traffic: &'s Traffic,
+    ) -> impl Iterator<Item = &'s NetworkAclEntry<'a>> + 's {
+        let entries = self.entries(direction);
+        entries
+            .iter()
+            .enumerate()
+            .filter(move |(i, entry)| entry.is_allow() && decides_some(entries, *i, traffic))
+            .map(|(_, entry)| entry)
+    }
+}
+
+/// A set of packets of one address family: every packet whose protocol is in `protocol`
+/// ([`Protocol::All`]: any), whose ports (ICMP: type and code) are in `selectors` and whose
+/// address is in `addresses` (inclusive, as integers).
+#[derive(Debug, Clone, Copy)]
+struct PacketBox {
+    protocol: Protocol,
+    selectors: PortRange,
+    addresses: (u128, u128),
+}
+
+/// The common protocol of two protocol sets (`All`: any).
+fn protocol_meet(a: Protocol, b: Protocol) -> Option<Protocol> {
+    match (a, b) {
+        (Protocol::All, p) | (p, Protocol::All) => Some(p),
+        (a, b) if a.number() == b.number() => Some(a),
+        _ => None,
+    }
+}
+
+fn range_meet(a: PortRange, b: PortRange) -> Option<PortRange> {
+    let from = a.from.max(b.from);
+    let to = a.to.min(b.to);
+    (from <= to).then_some(PortRange { from, to })
+}
+
+/// Whether `cidr` is IPv6, with its first and last address.
+fn cidr_span(cidr: &Cidr) -> (bool, u128, u128) {
+    match *cidr {
+        Cidr::V4 { addr, prefix } => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            (false, u128::from(addr & mask), u128::from(addr | !mask))
+        }
+        Cidr::V6 { addr, prefix } => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            (true, addr & mask, addr | !mask)
+        }
+    }
+}
+
+impl PacketBox {
+    fn meet(&self, other: &PacketBox) -> Option<PacketBox> {
+        Some(PacketBox {
+            protocol: protocol_meet(self.protocol, other.protocol)?,
+            selectors: range_meet(self.selectors, other.selectors)?,
+            addresses: (
+                self.addresses.0.max(other.addresses.0),
+                self.addresses.1.min(other.addresses.1),
+            ),
+        })
+        .filter(|b| b.addresses.0 <= b.addresses.1)
+    }
+}
+
+/// Whether entry `index` of `entries` (one direction, in evaluation order) matches a packet of
+/// `traffic` that no earlier entry matches.
+fn decides_some(entries: &[NetworkAclEntry<'_>], index: usize, traffic: &Traffic) -> bool {
+    let entry = &entries[index];
+    let (v6, first, last) = cidr_span(&entry.cidr);
+    let whole = PacketBox {
+        protocol: traffic.protocol,
+        selectors: traffic.selectors,
+        addresses: (0, u128::MAX),
+    };
+    // An entry whose span is unknown is taken to match all it could.
+    let own = PacketBox {
+        protocol: entry.protocol,
+        selectors: entry.selectors().unwrap_or(PortRange::ALL),
+        addresses: (first, last),
+    };
+    let Some(target) = own.meet(&whole) else {
+        return false;
+    };
+    // The part of each earlier entry inside the target; one whose span is unknown matches
+    // nothing for sure, so it covers nothing.
+    let earlier: Vec<PacketBox> = entries[..index]
+        .iter()
+        .filter_map(|e| {
+            let (e_v6, first, last) = cidr_span(&e.cidr);
+            if e_v6 != v6 {
+                return None;
+            }
+            PacketBox {
+                protocol: e.protocol,
+                selectors: e.selectors()?,
+                addresses: (first, last),
+            }
+            .meet(&target)
+        })
+        .collect();
+    if earlier.is_empty() {
+        return true;
+    }
+    // Split the target along the protocol dimension: each protocol an earlier entry names, and
+    // (when the target is every protocol) one that none names.
+    let protocols: Vec<Protocol> = match target.protocol {
+        Protocol::All => {
+            let mut named: Vec<u8> = earlier.iter().filter_map(|b| b.protocol.number()).collect();
+            named.sort_unstable();
+            named.dedup();
+            let unnamed = (0..=u8::MAX).find(|n| named.binary_search(n).is_err());
+            named
+                .into_iter()
+                .chain(unnamed)
+                .map(Protocol::from_number)
+                .collect()
+        }
+        p => vec![p],
+    };
+    protocols.into_iter().any(|protocol| {
+        let covering: Vec<&PacketBox> = earlier
+            .iter()
+            .filter(|b| protocol_meet(b.protocol, protocol).is_some())
+            .collect();
+        // Split along the port dimension at every edge of a covering entry; within a piece
+        // every covering entry covers all ports or none.
+        let mut edges: Vec<u32> = vec![u32::from(target.selectors.from)];
+        for b in &covering {
+            edges.push(u32::from(b.selectors.from));
+            edges.push(u32::from(b.selectors.to) + 1);
+        }
+        edges.retain(|&e| e <= u32::from(target.selectors.to));
+        edges.sort_unstable();
+        edges.dedup();
+        edges.into_iter().any(|edge| {
+            let mut blocks: Vec<(u128, u128)> = covering
+                .iter()
+                .filter(|b| {
+                    u32::from(b.selectors.from) <= edge && edge <= u32::from(b.selectors.to)
+                })
+                .map(|b| b.addresses)
+                .collect();
+            !covers(&mut blocks, target.addresses)
+        })
+    })
+}
+
+/// Whether the union of `blocks` (each inside `span`) is all of `span`.
+fn covers(blocks: &mut [(u128, u128)], span: (u128, u128)) -> bool {
+    blocks.sort_unstable();
+    let mut next = span.0;
+    for &(first, last) in blocks.iter() {
+        if first > next {
+            return false;
+        }
+        if last >= span.1 {
+            return true;
+        }
+        next = next.max(last + 1);
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -849,6 +1476,10 @@ mod tests {
         assert_eq!(p.group_pairs, [None, Some(Cow::Borrowed("sg-1"))]);
         assert!(p.references_security_groups());
         assert_eq!(p.security_group_ids().collect::<Vec<_>>(), ["sg-1"]);
+        assert_eq!(
+            p.security_group_pairs().collect::<Vec<_>>(),
+            [None, Some("sg-1")]
+        );
         // Entries that are not objects, or whose id is not a string, are errors in text.
         let error = |text: &str| parse_ip_permissions(text).unwrap_err().to_string();
         assert!(
@@ -1387,5 +2018,361 @@ mod tests {
             e.to_string(),
             "invalid CIDR block \"x\": not a valid IPv4 address"
         );
+    }
+}
+
+#[cfg(test)]
+mod acl_tests {
+    use super::*;
+    use serde_json::json;
+
+    const SSH: PortRange = PortRange { from: 22, to: 22 };
+
+    fn acl(entries: Value) -> NetworkAcl<'static> {
+        let entries = Box::leak(Box::new(entries));
+        NetworkAcl::from_value(entries).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn entry(number: u32, protocol: &str, action: &str, cidr: &str) -> Value {
+        let key = if cidr.contains(':') {
+            "Ipv6CidrBlock"
+        } else {
+            "CidrBlock"
+        };
+        json!({"RuleNumber": number, "Protocol": protocol, "RuleAction": action, "Egress": false, key: cidr})
+    }
+
+    fn ports(mut entry: Value, from: u16, to: u16) -> Value {
+        entry["PortRange"] = json!({"From": from, "To": to});
+        entry
+    }
+
+    fn egress(mut entry: Value) -> Value {
+        entry["Egress"] = json!(true);
+        entry
+    }
+
+    /// Rule numbers of the effective allows.
+    fn allows(acl: &NetworkAcl<'_>, direction: Direction, traffic: Traffic) -> Vec<u32> {
+        acl.effective_allows(direction, &traffic)
+            .map(NetworkAclEntry::rule_number)
+            .collect()
+    }
+
+    /// A default network ACL as `DescribeNetworkAcls` returns it (IPv6 entries included).
+    fn default_acl() -> Value {
+        json!([
+            {"CidrBlock": "0.0.0.0/0", "Egress": true, "Protocol": "-1", "RuleAction": "allow", "RuleNumber": 100},
+            {"Ipv6CidrBlock": "::/0", "Egress": true, "Protocol": "-1", "RuleAction": "allow", "RuleNumber": 101},
+            {"CidrBlock": "0.0.0.0/0", "Egress": true, "Protocol": "-1", "RuleAction": "deny", "RuleNumber": 32767},
+            {"Ipv6CidrBlock": "::/0", "Egress": true, "Protocol": "-1", "RuleAction": "deny", "RuleNumber": 32768},
+            {"CidrBlock": "0.0.0.0/0", "Egress": false, "Protocol": "-1", "RuleAction": "allow", "RuleNumber": 100},
+            {"Ipv6CidrBlock": "::/0", "Egress": false, "Protocol": "-1", "RuleAction": "allow", "RuleNumber": 101},
+            {"CidrBlock": "0.0.0.0/0", "Egress": false, "Protocol": "-1", "RuleAction": "deny", "RuleNumber": 32767},
+            {"Ipv6CidrBlock": "::/0", "Egress": false, "Protocol": "-1", "RuleAction": "deny", "RuleNumber": 32768}
+        ])
+    }
+
+    #[test]
+    fn entries_are_split_by_direction_and_sorted() {
+        let a = acl(json!([
+            ports(entry(200, "6", "allow", "10.0.0.0/8"), 443, 443),
+            entry(32767, "-1", "deny", "0.0.0.0/0"),
+            ports(entry(100, "6", "allow", "0.0.0.0/0"), 22, 22),
+            egress(entry(100, "-1", "allow", "0.0.0.0/0")),
+        ]));
+        let numbers = |d| {
+            a.entries(d)
+                .iter()
+                .map(NetworkAclEntry::rule_number)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(numbers(Direction::Ingress), [100, 200, 32767]);
+        assert_eq!(numbers(Direction::Egress), [100]);
+        let ssh = &a.entries(Direction::Ingress)[0];
+        assert_eq!(ssh.protocol(), Protocol::Tcp);
+        assert_eq!(ssh.port_range(), Some(SSH));
+        assert!(ssh.is_allow());
+        assert!(ssh.cidr().is_world());
+        assert_eq!(ssh.cidr_text(), "0.0.0.0/0");
+        let deny = &a.entries(Direction::Ingress)[2];
+        assert_eq!(deny.action(), RuleAction::Deny);
+        assert_eq!(deny.port_range(), Some(PortRange::ALL));
+        assert_eq!(
+            a.entries(Direction::Egress)[0].direction(),
+            Direction::Egress
+        );
+    }
+
+    #[test]
+    fn text_and_value_paths_agree() {
+        let entries = default_acl();
+        let text = entries.to_string();
+        assert_eq!(
+            NetworkAcl::parse(&text).unwrap(),
+            NetworkAcl::from_value(&entries).unwrap()
+        );
+        assert!(
+            NetworkAcl::parse("null")
+                .unwrap()
+                .entries(Direction::Ingress)
+                .is_empty()
+        );
+        assert!(
+            NetworkAcl::parse("[]")
+                .unwrap()
+                .entries(Direction::Egress)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn malformed_entries_are_errors() {
+        let error = |v: Value| NetworkAcl::from_value(&v).unwrap_err().to_string();
+        assert!(
+            error(json!({"RuleNumber": 1}))
+                .starts_with("invalid network ACL Entries: invalid type")
+        );
+        assert_eq!(
+            error(
+                json!([{"Protocol": "-1", "RuleAction": "allow", "Egress": false, "CidrBlock": "0.0.0.0/0"}])
+            ),
+            "invalid network ACL entry: RuleNumber is missing"
+        );
+        assert_eq!(
+            error(
+                json!([{"RuleNumber": 100, "Protocol": "-1", "RuleAction": "permit", "Egress": false, "CidrBlock": "0.0.0.0/0"}])
+            ),
+            "invalid network ACL entry 100: RuleAction must be allow or deny, got \"permit\""
+        );
+        assert_eq!(
+            error(
+                json!([{"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "CidrBlock": "0.0.0.0/0"}])
+            ),
+            "invalid network ACL entry 100: Egress is missing"
+        );
+        assert_eq!(
+            error(
+                json!([{"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": false}])
+            ),
+            "invalid network ACL entry 100: CidrBlock is missing (and so is Ipv6CidrBlock)"
+        );
+        assert_eq!(
+            error(json!([entry(100, "-1", "allow", "0.0.0.0/33")])),
+            "invalid network ACL entry 100: CidrBlock invalid CIDR block \"0.0.0.0/33\": IPv4 prefix length must be 0-32"
+        );
+        assert_eq!(
+            error(json!([entry(100, "sctp", "allow", "0.0.0.0/0")])),
+            "invalid network ACL entry 100: Protocol \"sctp\" is not a known protocol"
+        );
+        assert_eq!(
+            error(json!([ports(
+                entry(100, "6", "allow", "0.0.0.0/0"),
+                22,
+                22
+            )
+            .as_object()
+            .map(|o| {
+                let mut o = o.clone();
+                o.insert("PortRange".into(), json!({"From": 22, "To": 70000}));
+                Value::Object(o)
+            })
+            .unwrap()])),
+            "invalid network ACL entry 100: PortRange.To must be a port -1..65535, got 70000"
+        );
+        assert_eq!(
+            error(json!([entry(0, "-1", "allow", "0.0.0.0/0")
+                .as_object()
+                .map(|o| {
+                    let mut o = o.clone();
+                    o.insert("RuleNumber".into(), json!(-5));
+                    Value::Object(o)
+                })
+                .unwrap()])),
+            "invalid network ACL entry -5: RuleNumber must not be negative, got -5"
+        );
+    }
+
+    #[test]
+    fn first_match_wins_so_an_earlier_deny_shadows_a_later_allow() {
+        let a = acl(json!([
+            ports(entry(90, "6", "deny", "0.0.0.0/0"), 22, 22),
+            entry(100, "-1", "allow", "0.0.0.0/0"),
+            entry(32767, "-1", "deny", "0.0.0.0/0"),
+        ]));
+        assert!(allows(&a, Direction::Ingress, Traffic::tcp(SSH)).is_empty());
+        assert_eq!(
+            allows(
+                &a,
+                Direction::Ingress,
+                Traffic::tcp(PortRange {
+                    from: 3389,
+                    to: 3389
+                })
+            ),
+            [100]
+        );
+        assert_eq!(allows(&a, Direction::Ingress, Traffic::ALL), [100]);
+        // A deny after the allow shadows nothing.
+        let late = acl(json!([
+            entry(100, "-1", "allow", "0.0.0.0/0"),
+            ports(entry(110, "6", "deny", "0.0.0.0/0"), 22, 22),
+        ]));
+        assert_eq!(allows(&late, Direction::Ingress, Traffic::tcp(SSH)), [100]);
+    }
+
+    #[test]
+    fn partial_shadows_leave_the_allow_effective() {
+        // Only part of the internet is denied.
+        let narrow = acl(json!([
+            ports(entry(90, "6", "deny", "10.0.0.0/8"), 22, 22),
+            ports(entry(100, "6", "allow", "0.0.0.0/0"), 22, 22),
+        ]));
+        assert_eq!(
+            allows(&narrow, Direction::Ingress, Traffic::tcp(SSH)),
+            [100]
+        );
+        // The deny is IPv4, the allow IPv6.
+        let family = acl(json!([
+            entry(90, "-1", "deny", "0.0.0.0/0"),
+            ports(entry(100, "6", "allow", "::/0"), 22, 22),
+        ]));
+        assert_eq!(
+            allows(&family, Direction::Ingress, Traffic::tcp(SSH)),
+            [100]
+        );
+        // Another port, another protocol.
+        let other = acl(json!([
+            ports(entry(90, "6", "deny", "0.0.0.0/0"), 23, 23),
+            ports(entry(91, "17", "deny", "0.0.0.0/0"), 22, 22),
+            ports(entry(100, "6", "allow", "0.0.0.0/0"), 20, 25),
+        ]));
+        assert_eq!(allows(&other, Direction::Ingress, Traffic::tcp(SSH)), [100]);
+        assert!(
+            allows(
+                &other,
+                Direction::Ingress,
+                Traffic::tcp(PortRange { from: 23, to: 23 })
+            )
+            .is_empty()
+        );
+        // Denying every TCP and UDP port still leaves the other protocols of a -1 allow.
+        let tcp_udp = acl(json!([
+            ports(entry(90, "6", "deny", "0.0.0.0/0"), 0, 65535),
+            ports(entry(91, "17", "deny", "0.0.0.0/0"), 0, 65535),
+            entry(100, "-1", "allow", "0.0.0.0/0"),
+        ]));
+        assert_eq!(allows(&tcp_udp, Direction::Ingress, Traffic::ALL), [100]);
+        assert!(allows(&tcp_udp, Direction::Ingress, Traffic::tcp(PortRange::ALL)).is_empty());
+    }
+
+    #[test]
+    fn several_entries_can_shadow_together() {
+        let halves = acl(json!([
+            entry(10, "-1", "deny", "0.0.0.0/1"),
+            entry(20, "-1", "deny", "128.0.0.0/1"),
+            entry(100, "-1", "allow", "0.0.0.0/0"),
+        ]));
+        assert!(allows(&halves, Direction::Ingress, Traffic::ALL).is_empty());
+        let port_halves = acl(json!([
+            ports(entry(10, "6", "deny", "0.0.0.0/0"), 0, 1023),
+            ports(entry(20, "6", "deny", "0.0.0.0/0"), 1024, 65535),
+            ports(entry(100, "6", "allow", "0.0.0.0/0"), 22, 22),
+        ]));
+        assert!(allows(&port_halves, Direction::Ingress, Traffic::tcp(SSH)).is_empty());
+        // An earlier narrow allow and a deny take every source: the later world allow decides
+        // nothing; the narrow allow is what lets packets in.
+        let mixed = acl(json!([
+            ports(entry(10, "6", "allow", "0.0.0.0/1"), 22, 22),
+            ports(entry(20, "6", "deny", "128.0.0.0/1"), 22, 22),
+            ports(entry(100, "6", "allow", "0.0.0.0/0"), 22, 22),
+        ]));
+        assert_eq!(allows(&mixed, Direction::Ingress, Traffic::tcp(SSH)), [10]);
+        // Every protocol named separately except one: the allow stays effective for it.
+        let mut named: Vec<Value> = (0..=255u16)
+            .filter(|&n| n != 47)
+            .map(|n| entry(1 + u32::from(n), &n.to_string(), "deny", "0.0.0.0/0"))
+            .map(|mut e| {
+                if matches!(e["Protocol"].as_str(), Some("6" | "17")) {
+                    e["PortRange"] = json!({"From": 0, "To": 65535});
+                }
+                if matches!(e["Protocol"].as_str(), Some("1" | "58")) {
+                    e["IcmpTypeCode"] = json!({"Type": -1, "Code": -1});
+                }
+                e
+            })
+            .collect();
+        named.push(entry(1000, "-1", "allow", "0.0.0.0/0"));
+        let almost = acl(Value::Array(named.clone()));
+        assert_eq!(allows(&almost, Direction::Ingress, Traffic::ALL), [1000]);
+        named.push(entry(999, "47", "deny", "0.0.0.0/0"));
+        let all = acl(Value::Array(named));
+        assert!(allows(&all, Direction::Ingress, Traffic::ALL).is_empty());
+    }
+
+    #[test]
+    fn icmp_type_and_code_are_not_ports() {
+        let a = acl(json!(
+            [
+                entry(90, "1", "deny", "0.0.0.0/0"),
+                entry(100, "1", "allow", "0.0.0.0/0"),
+            ]
+            .map(|mut e| {
+                e["IcmpTypeCode"] = json!({"Type": 8, "Code": -1});
+                e
+            })
+        ));
+        assert_eq!(a.entries(Direction::Ingress)[0].port_range(), None);
+        assert_eq!(
+            a.entries(Direction::Ingress)[0].icmp_type_code(),
+            Some((8, -1))
+        );
+        assert!(allows(&a, Direction::Ingress, Traffic::tcp(SSH)).is_empty());
+        assert!(allows(&a, Direction::Ingress, Traffic::protocol(Protocol::Icmp)).is_empty());
+        // Denying echo requests leaves the other ICMP types of an allow-all-ICMP entry.
+        let mut echo = entry(90, "1", "deny", "0.0.0.0/0");
+        echo["IcmpTypeCode"] = json!({"Type": 8, "Code": -1});
+        let mut any = entry(100, "1", "allow", "0.0.0.0/0");
+        any["IcmpTypeCode"] = json!({"Type": -1, "Code": -1});
+        let b = acl(json!([echo, any]));
+        assert_eq!(
+            allows(&b, Direction::Ingress, Traffic::protocol(Protocol::Icmp)),
+            [100]
+        );
+        assert_eq!(allows(&b, Direction::Ingress, Traffic::ALL), [100]);
+        assert!(allows(&b, Direction::Ingress, Traffic::tcp(PortRange::ALL)).is_empty());
+    }
+
+    #[test]
+    fn an_entry_missing_its_span_never_hides_an_allowed_packet() {
+        // A deny without PortRange covers nothing for sure; an allow without one may cover any
+        // port.
+        let a = acl(json!([
+            entry(90, "6", "deny", "0.0.0.0/0"),
+            entry(100, "6", "allow", "0.0.0.0/0"),
+        ]));
+        assert_eq!(a.entries(Direction::Ingress)[0].port_range(), None);
+        assert_eq!(allows(&a, Direction::Ingress, Traffic::tcp(SSH)), [100]);
+        let mut icmp = entry(90, "1", "deny", "0.0.0.0/0");
+        icmp["IcmpTypeCode"] = json!({"Type": 3});
+        let b = acl(json!([icmp, entry(100, "-1", "allow", "0.0.0.0/0")]));
+        assert_eq!(
+            allows(&b, Direction::Ingress, Traffic::protocol(Protocol::Icmp)),
+            [100]
+        );
+    }
+
+    #[test]
+    fn directions_are_evaluated_apart() {
+        let a = acl(default_acl());
+        assert_eq!(allows(&a, Direction::Ingress, Traffic::ALL), [100, 101]);
+        assert_eq!(allows(&a, Direction::Egress, Traffic::tcp(SSH)), [100, 101]);
+        let b = acl(json!([
+            egress(entry(10, "-1", "deny", "0.0.0.0/0")),
+            entry(100, "-1", "allow", "0.0.0.0/0"),
+            egress(entry(100, "-1", "allow", "0.0.0.0/0")),
+        ]));
+        assert_eq!(allows(&b, Direction::Ingress, Traffic::ALL), [100]);
+        assert!(allows(&b, Direction::Egress, Traffic::ALL).is_empty());
     }
 }
