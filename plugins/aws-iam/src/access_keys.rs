@@ -117,7 +117,7 @@ fn unused(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdict> {
         if !key.active {
             continue;
         }
-        match key.last_used {
+        match key.last_used_or_err(&row.who)? {
             Some(used) => {
                 let age = used.age_days(ctx.now());
                 if age > days {

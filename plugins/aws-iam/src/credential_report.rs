@@ -28,6 +28,9 @@ pub(crate) struct AccessKey {
     /// When the key in this slot was created or last rotated.
     pub last_rotated: Option<Timestamp>,
     pub last_used: Option<Timestamp>,
+    /// Whether the row has the last-use columns at all: rules about last use need them, rules
+    /// about rotation do not.
+    pub last_used_reported: bool,
     pub last_used_region: Option<String>,
     pub last_used_service: Option<String>,
 }
@@ -123,17 +126,27 @@ impl Row {
         }
     }
 
-    /// Access key slot `n` (1 or 2). `AccessKeyNActive` must be known; the other columns are
-    /// read as they are.
+    /// Access key slot `n` (1 or 2). `AccessKeyNActive` and `AccessKeyNLastRotated` must be
+    /// present; the last-use columns are read when present (see
+    /// [`AccessKey::last_used_or_err`]).
     pub fn access_key(&self, n: u8) -> Result<AccessKey> {
         let col = |suffix: &str| format!("AccessKey{n}{suffix}");
+        let optional_time = |name: String| match self.columns.contains_key(&name) {
+            true => self.time(&name),
+            false => Ok(None),
+        };
+        let optional_text = |name: String| match self.columns.contains_key(&name) {
+            true => self.text(&name),
+            false => Ok(None),
+        };
         Ok(AccessKey {
             n,
             active: self.known_flag(&col("Active"))?,
             last_rotated: self.time(&col("LastRotated"))?,
-            last_used: self.time(&col("LastUsedDate"))?,
-            last_used_region: self.text(&col("LastUsedRegion"))?,
-            last_used_service: self.text(&col("LastUsedService"))?,
+            last_used: optional_time(col("LastUsedDate"))?,
+            last_used_reported: self.columns.contains_key(&col("LastUsedDate")),
+            last_used_region: optional_text(col("LastUsedRegion"))?,
+            last_used_service: optional_text(col("LastUsedService"))?,
         })
     }
 
@@ -153,6 +166,17 @@ impl AccessKey {
                 self.n
             ))
         })
+    }
+
+    /// When the key was last used (`None`: never); an error when the row lacks the column.
+    pub fn last_used_or_err(&self, who: &str) -> Result<Option<Timestamp>> {
+        if !self.last_used_reported {
+            return Err(Error::new(format!(
+                "the credential report row of {who} has no AccessKey{}LastUsedDate column",
+                self.n
+            )));
+        }
+        Ok(self.last_used)
     }
 
     /// " by s3 in us-east-1" (service and region of the last use), or "" when the report names

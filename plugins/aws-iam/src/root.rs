@@ -182,7 +182,7 @@ fn recent_use(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdict> {
         uses.push(("the root password".to_owned(), t, String::new()));
     }
     for key in row.access_keys()? {
-        if let Some(t) = key.last_used {
+        if let Some(t) = key.last_used_or_err(&row.who)? {
             uses.push((format!("root access key {}", key.n), t, key.where_used()));
         }
     }
