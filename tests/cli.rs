@@ -6,6 +6,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use palisade_test_fixtures as fixtures;
+
+#[path = "common/builtin.rs"]
+mod builtin;
 use serde_json::{Value, json};
 
 const NOW: &str = "2026-11-27T00:00:00Z";
@@ -103,38 +106,10 @@ fn rules_lists_the_builtin_packs_with_full_metadata() {
     let out = palisade(&["rules"], None);
     assert!(out.status.success(), "{}", stderr(&out));
     let rules: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    // What the WebAssembly packs describe is what their crates declare natively.
     let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    let cloudtrail_kms = [
-        "AWS.CloudTrail.LogValidation",
-        "AWS.CloudTrail.LogEncryption",
-        "AWS.CloudTrail.CloudWatchLogs",
-        "AWS.CMK.KeyRotation",
-        "AWS.KMS.RestrictsUsage",
-    ];
-    let core = [
-        "AWS.SecurityGroup.AdministrativeIngress",
-        "AWS.AccessKey.Rotation",
-        "AWS.IAM.Policy.DoesNotGrantAdminAccess",
-    ];
-    let s3 = [
-        "AWS.S3.Bucket.Encryption",
-        "AWS.S3.Bucket.PublicAccessBlock",
-        "AWS.S3.Bucket.PublicRead",
-        "AWS.S3.Bucket.PublicWrite",
-        "AWS.S3.Bucket.Versioning",
-        "AWS.S3.Bucket.MFADelete",
-        "AWS.S3.Bucket.Logging",
-        "AWS.S3.Bucket.LifecycleConfiguration",
-        "AWS.S3.Bucket.NameDNSCompliance",
-        "AWS.S3.Bucket.SecureAccess",
-        "AWS.S3.Bucket.ActionRestrictions",
-        "AWS.S3.Bucket.PrincipalRestrictions",
-        "AWS.S3.Bucket.PolicyAllowWithNotPrincipal",
-        "AWS.S3.Bucket.PolicyConfusedDeputyProtection",
-        "AWS.S3.BucketObjectLockConfigured",
-    ];
-    assert_eq!(ids, [&cloudtrail_kms[..], &core[..], &s3[..]].concat());
-    for rule in &rules {
+    assert_eq!(ids, builtin::rule_ids());
+    for (rule, native) in rules.iter().zip(builtin::rules()) {
         for field in [
             "id",
             "title",
@@ -149,28 +124,38 @@ fn rules_lists_the_builtin_packs_with_full_metadata() {
         ] {
             assert!(rule.get(field).is_some(), "{field} missing from {rule}");
         }
-        let id = rule["id"].as_str().unwrap();
-        let module = if core.contains(&id) {
-            "aws-core"
-        } else if cloudtrail_kms.contains(&id) {
-            "aws-cloudtrail-kms"
-        } else {
-            "aws-s3"
-        };
-        assert_eq!(rule["module"], module, "{rule}");
+        assert_eq!(rule["module"], builtin::module_of(native.id), "{rule}");
+        assert_eq!(rule["default_enabled"], native.default_enabled, "{rule}");
+        assert_eq!(rule["title"], native.title, "{rule}");
         assert_eq!(
-            rule["default_enabled"],
-            ![
-                "AWS.S3.BucketObjectLockConfigured",
-                "AWS.CloudTrail.CloudWatchLogs"
-            ]
-            .contains(&id),
+            rule["resource_types"],
+            json!(native.resource_types),
             "{rule}"
         );
+        assert_eq!(rule["compliance"], json!(native.compliance), "{rule}");
         assert!(!rule["description"].as_str().unwrap().is_empty());
     }
-    let rotation = &rules[cloudtrail_kms.len() + 1];
+    // The library is the catalog's ~80 rules plus the CIS checks it adds, and the rule list in
+    // the docs is current (`palisade rules | scripts/rules-doc.py > docs/rules.md`).
+    assert!(rules.len() >= 80, "{} rules", rules.len());
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/rules.md"))
+        .expect("docs/rules.md");
+    for id in &ids {
+        assert!(
+            doc.contains(&format!("| `{id}` |")),
+            "docs/rules.md lacks {id}: regenerate it"
+        );
+    }
+    assert!(
+        doc.contains(&format!("({} rules)", builtin::rules_of("aws-iam").len())),
+        "docs/rules.md is stale: regenerate it"
+    );
+    let rotation = rules
+        .iter()
+        .find(|r| r["id"] == "AWS.AccessKey.Rotation")
+        .unwrap();
     assert_eq!(rotation["severity"], "medium");
+    assert_eq!(rotation["module"], "aws-iam");
     assert_eq!(rotation["compliance"], json!(["CIS-AWS-7.0:2.12"]));
     assert_eq!(
         rotation["settings"]["properties"]["max-age-days"]["default"],
@@ -209,15 +194,22 @@ fn eval_prints_one_line_per_applicable_rule_in_input_order() {
     let out = palisade(&["eval", "--resource", &file, "--now", NOW], None);
     assert!(out.status.success(), "{}", stderr(&out));
     let lines = jsonl(&out);
-    // Each bucket gets every S3 rule on by default, the group its one rule, the queue none.
+    // Each bucket gets every S3 rule on by default, the group the group rules, the queue none.
     let s3_rules = default_rules("AWS.S3.Bucket");
     assert!(s3_rules.len() > 10, "{s3_rules:?}");
+    let group_rules = default_rules("AWS.EC2.SecurityGroup");
+    assert!(
+        group_rules.contains(&"AWS.SecurityGroup.AdministrativeIngress".to_owned()),
+        "{group_rules:?}"
+    );
     let mut expected: Vec<(&str, &str)> = Vec::new();
     expected.extend(s3_rules.iter().map(|r| ("arn:aws:s3:::plain", r.as_str())));
-    expected.push((
-        "arn:aws:ec2:us-east-1:123456789012:security-group/sg-0a1b",
-        "AWS.SecurityGroup.AdministrativeIngress",
-    ));
+    expected.extend(group_rules.iter().map(|r| {
+        (
+            "arn:aws:ec2:us-east-1:123456789012:security-group/sg-0a1b",
+            r.as_str(),
+        )
+    }));
     expected.extend(s3_rules.iter().map(|r| ("arn:aws:s3:::locked", r.as_str())));
     let got: Vec<(&str, &str)> = lines
         .iter()
@@ -256,15 +248,19 @@ fn eval_prints_one_line_per_applicable_rule_in_input_order() {
             assert_eq!(line["status"], "pass", "{line}");
         }
     }
-    let group = &lines[s3_rules.len()];
-    assert_eq!(group["status"], "fail");
+    let groups = &lines[s3_rules.len()..s3_rules.len() + group_rules.len()];
+    let ssh = groups
+        .iter()
+        .find(|l| l["rule_id"] == "AWS.SecurityGroup.AdministrativeIngress")
+        .unwrap();
+    assert_eq!(ssh["status"], "fail");
     assert!(
-        group["message"]
+        ssh["message"]
             .as_str()
             .unwrap()
             .contains("SSH (port 22) from 0.0.0.0/0")
     );
-    for line in &lines[s3_rules.len() + 1..] {
+    for line in &lines[s3_rules.len() + group_rules.len()..] {
         assert_eq!(line["status"], "pass", "{line}");
         assert_eq!(line["message"], Value::Null);
     }

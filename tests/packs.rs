@@ -17,7 +17,13 @@ use time::format_description::well_known::Rfc3339;
 const DEFAULT_NOW: &str = "2026-11-27T00:00:00Z";
 
 /// The plugins under `plugins/`, each built in, each with a case table.
-const PLUGINS: [&str; 3] = ["aws-cloudtrail-kms", "aws-core", "aws-s3"];
+const PLUGINS: [&str; 5] = [
+    "aws-cloudtrail-kms",
+    "aws-ec2",
+    "aws-iam",
+    "aws-s3",
+    "aws-vpc",
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,17 +78,27 @@ fn the_builtin_packs_are_the_plugins() {
 
 #[test]
 fn aws_cloudtrail_kms_cases_hold_through_the_wasm_engine() {
-    cases_hold_through_the_wasm_engine("aws-cloudtrail-kms", 40);
+    cases_hold_through_the_wasm_engine("aws-cloudtrail-kms", 120);
 }
 
 #[test]
-fn aws_core_cases_hold_through_the_wasm_engine() {
-    cases_hold_through_the_wasm_engine("aws-core", 40);
+fn aws_ec2_cases_hold_through_the_wasm_engine() {
+    cases_hold_through_the_wasm_engine("aws-ec2", 100);
+}
+
+#[test]
+fn aws_iam_cases_hold_through_the_wasm_engine() {
+    cases_hold_through_the_wasm_engine("aws-iam", 300);
+}
+
+#[test]
+fn aws_vpc_cases_hold_through_the_wasm_engine() {
+    cases_hold_through_the_wasm_engine("aws-vpc", 100);
 }
 
 #[test]
 fn aws_s3_cases_hold_through_the_wasm_engine() {
-    cases_hold_through_the_wasm_engine("aws-s3", 100);
+    cases_hold_through_the_wasm_engine("aws-s3", 120);
 }
 
 /// Every case of `plugin`'s table (at least `at_least` of them) gets its expected verdict

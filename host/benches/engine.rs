@@ -1,5 +1,5 @@
-//! Engine benchmark: the `aws-core` rules and the `aws-s3` default-encryption rule (one rule
-//! per resource) over 100,000 synthetic resources (~2 KB each, the shapes AWS returns), through
+//! Engine benchmark: four rules, one per resource type (administrative ingress from `aws-vpc`,
+//! access key rotation and admin policies from `aws-iam`, default encryption from `aws-s3`) over 100,000 synthetic resources (~2 KB each, the shapes AWS returns), through
 //! the WebAssembly engine and, in the same process, through the same rule code compiled
 //! natively (the SDK's runtime, minus the component boundary).
 //!
@@ -22,16 +22,20 @@ use time::macros::datetime;
 
 const ACCOUNT: &str = "123456789012";
 
-/// The one `aws-s3` rule benchmarked, so that buckets, like every other resource of the
-/// corpus, have exactly one applicable rule.
-const S3_ENCRYPTION: &str = "AWS.S3.Bucket.Encryption";
+/// The rules benchmarked: exactly one per resource type of the corpus. (The whole library
+/// over a realistic account is the `library` benchmark.)
+const BENCHMARKED: [&str; 4] = [
+    "AWS.SecurityGroup.AdministrativeIngress",
+    "AWS.AccessKey.Rotation",
+    "AWS.IAM.Policy.DoesNotGrantAdminAccess",
+    "AWS.S3.Bucket.Encryption",
+];
 
-/// The rules benchmarked: every default rule of `aws-core`, and [`S3_ENCRYPTION`].
-fn benchmarked(pack: &str, rule: &RuleMeta) -> bool {
-    match pack {
-        "aws-s3" => rule.id == S3_ENCRYPTION,
-        _ => rule.default_enabled,
-    }
+/// The packs holding [`BENCHMARKED`].
+const PACKS: [&str; 3] = ["aws-iam", "aws-s3", "aws-vpc"];
+
+fn benchmarked(rule: &RuleMeta) -> bool {
+    BENCHMARKED.contains(&rule.id.as_str())
 }
 
 /// The embedded pack named `name`.
@@ -42,15 +46,13 @@ fn builtin(name: &str) -> &'static BuiltinPack {
         .unwrap_or_else(|| panic!("{name} is built in"))
 }
 
-/// `aws-core` and `aws-s3` loaded by `engine`, each with its plan of the benchmarked rules.
+/// [`PACKS`] loaded by `engine`, each with its plan of the benchmarked rules.
 fn load_packs(engine: &Engine) -> Vec<(Pack, Plan)> {
-    ["aws-core", "aws-s3"]
+    PACKS
         .into_iter()
         .map(|name| {
             let pack = engine.load(name, builtin(name).wasm).unwrap();
-            let plan = pack
-                .plan(|r| benchmarked(name, r), &RuleSettings::new())
-                .unwrap();
+            let plan = pack.plan(benchmarked, &RuleSettings::new()).unwrap();
             (pack, plan)
         })
         .collect()
@@ -270,10 +272,10 @@ fn native_evaluate(
         .iter()
         .map(|(ty, texts)| {
             let requests = requests_for(ty);
-            let rules = if *ty == "AWS.S3.Bucket" {
-                palisade_aws_s3::RULES
-            } else {
-                palisade_aws_core::RULES
+            let rules = match *ty {
+                "AWS.S3.Bucket" => palisade_aws_s3::RULES,
+                "AWS.EC2.SecurityGroup" => palisade_aws_vpc::RULES,
+                _ => palisade_aws_iam::RULES,
             };
             texts
                 .chunks(batch)
@@ -303,12 +305,12 @@ fn main() {
     );
 
     let now = datetime!(2026-11-27 00:00 UTC);
-    let aws_core = builtin("aws-core");
+    let aws_iam = builtin("aws-iam");
 
     // Compile cost, fresh and from the authenticated cache.
     let compile_start = Instant::now();
     let engine = Engine::new(Limits::default()).unwrap();
-    engine.load("aws-core", aws_core.wasm).unwrap();
+    engine.load("aws-iam", aws_iam.wasm).unwrap();
     let compile = compile_start.elapsed();
     let dir = std::env::temp_dir().join(format!("palisade-bench-{}", std::process::id()));
     let store = std::sync::Arc::new(SledStore::open(&dir.join("store")).unwrap());
@@ -319,9 +321,9 @@ fn main() {
         )
         .unwrap()
     };
-    cached().load("aws-core", aws_core.wasm).unwrap();
+    cached().load("aws-iam", aws_iam.wasm).unwrap();
     let cache_start = Instant::now();
-    let from_cache = cached().load("aws-core", aws_core.wasm).unwrap();
+    let from_cache = cached().load("aws-iam", aws_iam.wasm).unwrap();
     let cache_load = cache_start.elapsed();
     assert!(from_cache.compiled_from_cache());
     let _ = std::fs::remove_dir_all(&dir);
@@ -336,7 +338,7 @@ fn main() {
             .flat_map(|(pack, _)| {
                 pack.rules()
                     .iter()
-                    .filter(|r| benchmarked(pack.name(), r) && r.applies_to(ty))
+                    .filter(|r| benchmarked(r) && r.applies_to(ty))
             })
             .map(|r| RuleRequest {
                 rule_id: r.id.clone(),
@@ -477,12 +479,12 @@ fn main() {
 
     println!("\n| load | time |\n| --- | --- |");
     println!(
-        "| compile aws-core ({} KB) with cranelift | {:.0} ms |",
-        aws_core.wasm.len() / 1024,
+        "| compile aws-iam ({} KB) with cranelift | {:.0} ms |",
+        aws_iam.wasm.len() / 1024,
         compile.as_secs_f64() * 1e3
     );
     println!(
-        "| load aws-core from the artefact cache | {:.1} ms |",
+        "| load aws-iam from the artefact cache | {:.1} ms |",
         cache_load.as_secs_f64() * 1e3
     );
 }

@@ -6,7 +6,7 @@
 //! comes after the new rule set is swapped in. Each upload carries a fresh custom section so
 //! its digest is new and it is compiled from scratch (no cache hit). The baseline, in the same
 //! process, is `Engine::load` of the same bytes on an engine without a cache: compilation
-//! alone. Packs: `aws-core` (the built-in Rust pack, uploaded into a server started without
+//! alone. Packs: `aws-iam` (a built-in Rust pack, uploaded into a server started without
 //! built-ins) and a Python pack built with componentize-py (~18 MB, the interpreter included),
 //! when componentize-py is installed.
 //!
@@ -118,14 +118,14 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 async fn upload_to_active(quick: bool) {
-    let aws_core = BUILTIN_PACKS
+    let aws_iam = BUILTIN_PACKS
         .iter()
-        .find(|p| p.name == "aws-core")
-        .expect("aws-core is built in")
+        .find(|p| p.name == "aws-iam")
+        .expect("aws-iam is built in")
         .wasm;
     let mut packs: Vec<(&str, Vec<u8>, usize)> = vec![(
-        "aws-core (Rust)",
-        aws_core.to_vec(),
+        "aws-iam (Rust)",
+        aws_iam.to_vec(),
         if quick { 2 } else { 7 },
     )];
     match build_python_pack() {

@@ -6,72 +6,23 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::builtin;
 use crate::service::{ADMIN, Config, READER, Service, ids, send};
 
 const RULE: &str = "AWS.S3.Bucket.Encryption";
-/// `aws-core`'s rules, sorted.
-const AWS_CORE_RULES: [&str; 3] = [
-    "AWS.AccessKey.Rotation",
-    "AWS.IAM.Policy.DoesNotGrantAdminAccess",
-    "AWS.SecurityGroup.AdministrativeIngress",
-];
-/// `aws-s3`'s rules, sorted.
-const AWS_S3_RULES: [&str; 15] = [
-    "AWS.S3.Bucket.ActionRestrictions",
-    "AWS.S3.Bucket.Encryption",
-    "AWS.S3.Bucket.LifecycleConfiguration",
-    "AWS.S3.Bucket.Logging",
-    "AWS.S3.Bucket.MFADelete",
-    "AWS.S3.Bucket.NameDNSCompliance",
-    "AWS.S3.Bucket.PolicyAllowWithNotPrincipal",
-    "AWS.S3.Bucket.PolicyConfusedDeputyProtection",
-    "AWS.S3.Bucket.PrincipalRestrictions",
-    "AWS.S3.Bucket.PublicAccessBlock",
-    "AWS.S3.Bucket.PublicRead",
-    "AWS.S3.Bucket.PublicWrite",
-    "AWS.S3.Bucket.SecureAccess",
-    "AWS.S3.Bucket.Versioning",
-    "AWS.S3.BucketObjectLockConfigured",
-];
-/// `aws-cloudtrail-kms`'s rules, sorted.
-const AWS_CLOUDTRAIL_KMS_RULES: [&str; 5] = [
-    "AWS.CMK.KeyRotation",
-    "AWS.CloudTrail.CloudWatchLogs",
-    "AWS.CloudTrail.LogEncryption",
-    "AWS.CloudTrail.LogValidation",
-    "AWS.KMS.RestrictsUsage",
-];
-/// The built-in rules off by default.
-const OFF_BY_DEFAULT: [&str; 2] = [
-    "AWS.CloudTrail.CloudWatchLogs",
-    "AWS.S3.BucketObjectLockConfigured",
-];
-/// How many built-in rules are on by default.
-const ENABLED_BY_DEFAULT: usize =
-    AWS_CLOUDTRAIL_KMS_RULES.len() + AWS_CORE_RULES.len() + AWS_S3_RULES.len()
-        - OFF_BY_DEFAULT.len();
-
 /// Every built-in rule, sorted.
 fn builtin_rules() -> Vec<&'static str> {
-    let mut all = [
-        &AWS_CLOUDTRAIL_KMS_RULES[..],
-        &AWS_CORE_RULES[..],
-        &AWS_S3_RULES[..],
-    ]
-    .concat();
+    let mut all = builtin::rule_ids();
     all.sort_unstable();
     all
 }
 
-/// The built-in module that provides `rule`.
-fn module_of(rule: &str) -> &'static str {
-    if AWS_CORE_RULES.contains(&rule) {
-        "aws-core"
-    } else if AWS_CLOUDTRAIL_KMS_RULES.contains(&rule) {
-        "aws-cloudtrail-kms"
-    } else {
-        "aws-s3"
-    }
+/// The built-in rules off by default.
+fn off_by_default() -> Vec<&'static str> {
+    builtin::rules()
+        .filter(|r| !r.default_enabled)
+        .map(|r| r.id)
+        .collect()
 }
 
 fn prod_account() -> Value {
@@ -733,7 +684,7 @@ async fn bad_input_gets_the_right_status_and_a_json_error() {
 
     // The built-in module stays.
     let (status, answer) = service
-        .admin(Method::DELETE, "/api/v1/modules/aws-core", None)
+        .admin(Method::DELETE, "/api/v1/modules/aws-iam", None)
         .await;
     assert_error(
         status,
@@ -743,7 +694,7 @@ async fn bad_input_gets_the_right_status_and_a_json_error() {
         "DELETE the built-in module",
     );
     let (status, answer) = service
-        .admin(Method::POST, "/api/v1/modules/aws-core/rollback", None)
+        .admin(Method::POST, "/api/v1/modules/aws-iam/rollback", None)
         .await;
     assert_error(
         status,
@@ -753,7 +704,7 @@ async fn bad_input_gets_the_right_status_and_a_json_error() {
         "roll back the built-in module",
     );
     let wasm = palisade_test_fixtures::read(palisade_test_fixtures::HOTLOAD_V1);
-    let (status, answer) = service.upload("aws-core", wasm).await;
+    let (status, answer) = service.upload("aws-iam", wasm).await;
     assert_error(
         status,
         &answer,
@@ -763,11 +714,7 @@ async fn bad_input_gets_the_right_status_and_a_json_error() {
     );
     let (status, modules) = service.get("/api/v1/modules").await;
     assert_eq!(status, StatusCode::OK, "{modules}");
-    assert_eq!(
-        ids(&modules, "name"),
-        ["aws-cloudtrail-kms", "aws-core", "aws-s3"],
-        "{modules}"
-    );
+    assert_eq!(ids(&modules, "name"), builtin::names(), "{modules}");
     let (status, rules) = service.get("/api/v1/rules").await;
     assert_eq!(status, StatusCode::OK, "{rules}");
     assert_eq!(ids(&rules, "id").len(), builtin_rules().len(), "{rules}");
@@ -821,8 +768,12 @@ async fn bad_input_gets_the_right_status_and_a_json_error() {
     // After all that, the service is still serving and nothing changed.
     let health = health(&service).await;
     assert_eq!(health["status"], "ok", "{health}");
-    assert_eq!(health["modules"], 3, "{health}");
-    assert_eq!(health["rules_enabled"], ENABLED_BY_DEFAULT, "{health}");
+    assert_eq!(health["modules"], builtin::PACKS.len(), "{health}");
+    assert_eq!(
+        health["rules_enabled"],
+        builtin::enabled_by_default(),
+        "{health}"
+    );
     service.stop();
 }
 
@@ -839,9 +790,9 @@ async fn rules_switch_off_and_on_and_suppressions_apply_to_evaluation() {
     assert_eq!(listed, builtin_rules(), "{rules}");
     for rule in rules.as_array().unwrap() {
         let id = rule["id"].as_str().unwrap();
-        assert_eq!(rule["enabled"], !OFF_BY_DEFAULT.contains(&id), "{rule}");
+        assert_eq!(rule["enabled"], !off_by_default().contains(&id), "{rule}");
         assert_eq!(rule["default_enabled"], rule["enabled"], "{rule}");
-        assert_eq!(rule["module"], module_of(id), "{rule}");
+        assert_eq!(rule["module"], builtin::module_of(id), "{rule}");
         assert_eq!(rule["suppressions"], 0, "{rule}");
     }
     let (status, rule) = service.get(&format!("/api/v1/rules/{RULE}")).await;
@@ -850,7 +801,11 @@ async fn rules_switch_off_and_on_and_suppressions_apply_to_evaluation() {
     assert_eq!(rule["severity"], "high", "{rule}");
     assert_eq!(rule["resource_types"], json!(["AWS.S3.Bucket"]), "{rule}");
     let before = health(&service).await;
-    assert_eq!(before["rules_enabled"], ENABLED_BY_DEFAULT, "{before}");
+    assert_eq!(
+        before["rules_enabled"],
+        builtin::enabled_by_default(),
+        "{before}"
+    );
 
     // Evaluate: a bucket without default encryption fails, one with it passes.
     let answer = evaluate_bucket(&service, None).await;
@@ -858,8 +813,8 @@ async fn rules_switch_off_and_on_and_suppressions_apply_to_evaluation() {
     let verdicts = answer["verdicts"].as_array().unwrap();
     assert_eq!(
         verdicts.len(),
-        AWS_S3_RULES.len() - 1,
-        "every S3 rule on by default: {answer}"
+        builtin::default_rules_for("AWS.S3.Bucket").len(),
+        "every bucket rule on by default: {answer}"
     );
     let encryption = verdicts.iter().find(|v| v["rule_id"] == RULE).unwrap();
     assert_eq!(encryption["module"], "aws-s3", "{answer}");
@@ -912,12 +867,16 @@ async fn rules_switch_off_and_on_and_suppressions_apply_to_evaluation() {
     for rule in rules.as_array().unwrap() {
         assert_eq!(
             rule["enabled"],
-            rule["id"] != RULE && !OFF_BY_DEFAULT.contains(&rule["id"].as_str().unwrap()),
+            rule["id"] != RULE && !off_by_default().contains(&rule["id"].as_str().unwrap()),
             "{rule}"
         );
     }
     let after = health(&service).await;
-    assert_eq!(after["rules_enabled"], ENABLED_BY_DEFAULT - 1, "{after}");
+    assert_eq!(
+        after["rules_enabled"],
+        builtin::enabled_by_default() - 1,
+        "{after}"
+    );
     let answer = evaluate_bucket(&service, None).await;
     assert_eq!(
         verdict(&answer, RULE),
@@ -943,7 +902,7 @@ async fn rules_switch_off_and_on_and_suppressions_apply_to_evaluation() {
     );
     assert_eq!(
         health(&service).await["rules_enabled"],
-        ENABLED_BY_DEFAULT - 1
+        builtin::enabled_by_default() - 1
     );
 
     // On again.
@@ -956,7 +915,10 @@ async fn rules_switch_off_and_on_and_suppressions_apply_to_evaluation() {
         .await;
     assert_eq!(status, StatusCode::OK, "{rule}");
     assert_eq!(rule["enabled"], true, "{rule}");
-    assert_eq!(health(&service).await["rules_enabled"], ENABLED_BY_DEFAULT);
+    assert_eq!(
+        health(&service).await["rules_enabled"],
+        builtin::enabled_by_default()
+    );
     let answer = evaluate_bucket(&service, None).await;
     assert_eq!(verdict(&answer, RULE), Some("fail"), "{answer}");
 
@@ -1140,22 +1102,22 @@ async fn empty_listings_metrics_and_modules() {
     // Modules: the built-in packs.
     let (status, modules) = service.get("/api/v1/modules").await;
     assert_eq!(status, StatusCode::OK, "{modules}");
-    assert_eq!(
-        ids(&modules, "name"),
-        ["aws-cloudtrail-kms", "aws-core", "aws-s3"],
-        "{modules}"
-    );
-    let (status, one) = service.get("/api/v1/modules/aws-core").await;
+    assert_eq!(ids(&modules, "name"), builtin::names(), "{modules}");
+    let (status, one) = service.get("/api/v1/modules/aws-iam").await;
     assert_eq!(status, StatusCode::OK, "{one}");
     let (status, s3) = service.get("/api/v1/modules/aws-s3").await;
     assert_eq!(status, StatusCode::OK, "{s3}");
-    for (module, expected) in [
-        (&modules[0], &AWS_CLOUDTRAIL_KMS_RULES[..]),
-        (&modules[1], &AWS_CORE_RULES[..]),
-        (&one, &AWS_CORE_RULES[..]),
-        (&modules[2], &AWS_S3_RULES[..]),
-        (&s3, &AWS_S3_RULES[..]),
-    ] {
+    let mut listed: Vec<(&Value, &str)> = modules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m, m["name"].as_str().unwrap()))
+        .collect();
+    listed.push((&one, "aws-iam"));
+    listed.push((&s3, "aws-s3"));
+    for (module, name) in listed {
+        let mut expected: Vec<&str> = builtin::rules_of(name).iter().map(|r| r.id).collect();
+        expected.sort_unstable();
         assert_eq!(module["source"], "builtin", "{module}");
         assert_eq!(module["status"], "active", "{module}");
         assert!(module["size"].as_u64().unwrap_or(0) > 1000, "{module}");
@@ -1177,10 +1139,22 @@ async fn empty_listings_metrics_and_modules() {
         assert_eq!(rules, expected, "{module}");
         assert_eq!(module["error"], Value::Null, "{module}");
     }
-    assert_eq!(modules[1]["sha256"], one["sha256"], "{modules} {one}");
-    assert_eq!(modules[2]["sha256"], s3["sha256"], "{modules} {s3}");
+    let by_name = |name: &str| {
+        modules
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap()
+    };
+    assert_eq!(
+        by_name("aws-iam")["sha256"],
+        one["sha256"],
+        "{modules} {one}"
+    );
+    assert_eq!(by_name("aws-s3")["sha256"], s3["sha256"], "{modules} {s3}");
     let health = health(&service).await;
-    assert_eq!(health["modules"], 3, "{health}");
+    assert_eq!(health["modules"], builtin::PACKS.len(), "{health}");
 
     // Metrics: request counts by route pattern, and the gauges.
     for _ in 0..2 {
@@ -1227,11 +1201,118 @@ async fn empty_listings_metrics_and_modules() {
         "a raw path (with its id) is a metric label:\n{text}"
     );
     assert!(
-        text.lines().any(|l| l == "palisade_modules_loaded 3"),
+        text.lines()
+            .any(|l| l == format!("palisade_modules_loaded {}", builtin::PACKS.len())),
         "{text}"
     );
-    let rules_gauge = format!("palisade_rules_enabled {ENABLED_BY_DEFAULT}");
+    let rules_gauge = format!("palisade_rules_enabled {}", builtin::enabled_by_default());
     assert!(text.lines().any(|l| l == rules_gauge), "{text}");
 
+    service.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compliance_reports_and_exports_answer_in_each_format() {
+    let data = tempfile::tempdir().unwrap();
+    let service = Service::start(data.path(), &Config::default());
+
+    // Nothing scanned: every control is manual, not covered or without data.
+    let (status, report) = service.get("/api/v1/reports/cis-aws-7.0").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let controls = report["controls"].as_array().unwrap();
+    assert_eq!(controls.len(), 70, "{report}");
+    for c in controls {
+        let expected = if c["rules"].as_array().unwrap().is_empty() {
+            if c["automated"] == true {
+                "not_covered"
+            } else {
+                "manual"
+            }
+        } else {
+            "no_data"
+        };
+        assert_eq!(c["status"], expected, "{c}");
+    }
+    // The serving rules' CIS tags decide which controls are covered: those of the rules on by
+    // default.
+    let covered: std::collections::BTreeSet<&str> = controls
+        .iter()
+        .filter(|c| !c["rules"].as_array().unwrap().is_empty())
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    let tagged: std::collections::BTreeSet<&str> = builtin::rules()
+        .filter(|r| r.default_enabled)
+        .flat_map(|r| r.compliance)
+        .filter_map(|c| c.strip_prefix("CIS-AWS-7.0:"))
+        .collect();
+    assert_eq!(covered, tagged);
+    assert!(covered.len() >= 25, "{covered:?}");
+
+    for (format, content_type) in [("csv", "text/csv"), ("html", "text/html")] {
+        let response = service
+            .request(
+                Method::GET,
+                &format!("/api/v1/reports/cis-aws-7.0?format={format}"),
+                READER,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let header = response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(header.starts_with(content_type), "{header}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("2.12"), "{format}: {body}");
+    }
+    let (status, body) = service.get("/api/v1/reports/nist-800-53").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "unknown framework",
+    );
+    let (status, body) = service.get("/api/v1/reports/cis-aws-7.0?format=pdf").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "unknown format",
+    );
+    let (status, body) = service
+        .get("/api/v1/reports/cis-aws-7.0?account=nobody")
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "unknown account",
+    );
+
+    let (status, ocsf) = service.get("/api/v1/findings/export").await;
+    assert_eq!((status, ocsf), (StatusCode::OK, json!([])));
+    let (status, sarif) = service.get("/api/v1/findings/export?format=sarif").await;
+    assert_eq!(status, StatusCode::OK, "{sarif}");
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(
+        sarif["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        builtin::rule_ids().len()
+    );
+    let (status, body) = service.get("/api/v1/findings/export?format=xml").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "unknown export",
+    );
     service.stop();
 }

@@ -220,6 +220,21 @@ fn routes() -> Vec<Route> {
             200,
         ),
         route(Method::GET, "/api/v1/alerts", "/api/v1/alerts", Reader, 200),
+        // Compliance
+        route(
+            Method::GET,
+            "/api/v1/reports/cis-aws-7.0?format=csv",
+            "/api/v1/reports/{framework}",
+            Reader,
+            200,
+        ),
+        route(
+            Method::GET,
+            "/api/v1/findings/export?format=sarif",
+            "/api/v1/findings/export",
+            Reader,
+            200,
+        ),
         // Modules
         route(
             Method::GET,
@@ -239,7 +254,7 @@ fn routes() -> Vec<Route> {
         ),
         route(
             Method::GET,
-            "/api/v1/modules/aws-core",
+            "/api/v1/modules/aws-iam",
             "/api/v1/modules/{name}",
             Reader,
             200,

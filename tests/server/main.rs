@@ -8,6 +8,9 @@ mod support;
 
 mod service;
 
+#[path = "../common/builtin.rs"]
+mod builtin;
+
 mod api;
 mod auth;
 mod config;
