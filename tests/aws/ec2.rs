@@ -492,7 +492,10 @@ async fn ec2_documents_follow_the_resource_model() {
         ] {
             assert!(d.get(key).is_some(), "{key} missing from {d:#}");
         }
-        assert_eq!(d["Arn"], d["ResourceId"]);
+        // The region's settings are no AWS resource: no ARN.
+        if d["ResourceType"] != "AWS.EC2.Meta" {
+            assert_eq!(d["Arn"], d["ResourceId"]);
+        }
         if d["ResourceType"] != "AWS.EC2.VPC" {
             assert_eq!(d["CollectionErrors"], Value::Null, "{d:#}");
         }
@@ -606,15 +609,15 @@ async fn ec2_excluded_resources_are_skipped_before_detail_calls() {
     let groups = ec2_groups_in(&env, &skipped_vpc).await;
     assert!(ids_of(&docs, "AWS.EC2.SecurityGroup").contains(&groups[0].0));
 
-    // With every VPC and volume excluded, only the eight listings are made: no flow logs, stale
-    // groups or snapshot permissions for resources out of scope.
+    // With every VPC and volume excluded, only the eight listings and the region's EBS default
+    // are read: no flow logs, stale groups or snapshot permissions for resources out of scope.
     account.excluded_resources = vec![
         "*=*:vpc/*".parse().unwrap(),
         "*=*:volume/*".parse().unwrap(),
     ];
     let before = env.session.api_calls();
     let out = collect_as(&env.session, &account, Service::Ec2, REGION).await;
-    assert_eq!(env.session.api_calls() - before, 8);
+    assert_eq!(env.session.api_calls() - before, 9);
     let docs = values(out.docs);
     assert!(ids_of(&docs, "AWS.EC2.VPC").is_empty());
     assert!(ids_of(&docs, "AWS.EC2.Volume").is_empty());
@@ -628,6 +631,7 @@ async fn ec2_excluded_resources_are_skipped_before_detail_calls() {
         "AWS.EC2.Instance",
         "AWS.EC2.AMI",
         "AWS.EC2.NetworkACL",
+        "AWS.EC2.Meta",
     ]
     .map(String::from)
     .to_vec();
@@ -677,9 +681,9 @@ async fn ec2_region_scan_costs_the_same_however_many_vpcs() {
     if stale_failures > 0 {
         // The emulator lacks DescribeStaleSecurityGroups: one failing call per scan, not
         // retried (it can never succeed), then the memo answers for the other VPCs. So: eight
-        // listings, the flow logs, and that one call.
+        // listings, the flow logs, the EBS default, and that one call.
         assert_eq!(stale_failures, 5);
-        assert_eq!(calls_two_vpcs, 10);
+        assert_eq!(calls_two_vpcs, 11);
         assert_eq!(calls_five_vpcs, calls_two_vpcs);
     } else {
         // Implemented: one call per VPC on top of the fixed listings.

@@ -7,5 +7,6 @@ mod cli;
 mod ec2;
 mod iam;
 mod refresh;
+mod report;
 mod s3;
 mod scan;

@@ -382,9 +382,9 @@ async fn excluded_buckets_and_regions_are_not_read() {
     assert_eq!(out.issues, vec![]);
     let docs = support::values(out.docs);
     assert_eq!(names(&docs), vec![kept.as_str()]);
-    // One listing, a location per bucket (exclusions depend on it), and the nine detail calls
-    // for the one bucket in scope only.
-    assert_eq!(calls, 1 + 3 + 9, "calls made");
+    // The account's public access block, one listing, a location per bucket (exclusions depend
+    // on it), and the nine detail calls for the one bucket in scope only.
+    assert_eq!(calls, 1 + 1 + 3 + 9, "calls made");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

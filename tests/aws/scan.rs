@@ -293,6 +293,80 @@ async fn baseline_scan_stores_every_resource_and_evaluates_findings() {
             expected.insert((rule.to_owned(), bucket_arn(&bucket(&env, name))));
         }
     }
+    // Alice's old key was never used, and her admin policy is attached to her directly, which
+    // also makes it an attached admin (and network admin) policy.
+    for (rule, resource) in [
+        ("AWS.AccessKey.Unused", "user/alice"),
+        ("AWS.IAM.Policy.AssignedToUser", "user/alice"),
+        (
+            "AWS.IAM.Policy.AdministrativePrivileges",
+            "policy/everything",
+        ),
+        (
+            "AWS.IAM.Policy.DoesNotGrantNetworkAdminAccess",
+            "policy/everything",
+        ),
+    ] {
+        expected.insert((rule.to_owned(), iam_arn(&env, resource)));
+    }
+    // The account settings nobody configured in the emulator fail the CIS checks.
+    let id = env.account_id();
+    for (rule, resource) in [
+        (
+            "AWS.CloudTrail.Enabled",
+            format!("{id}::AWS.CloudTrail.Meta"),
+        ),
+        ("AWS.IAM.SupportRole", format!("{id}::AWS.IAM.Meta")),
+        (
+            "AWS.S3.AccountPublicAccessBlock",
+            format!("{id}::AWS.S3.Meta"),
+        ),
+        (
+            "AWS.EC2.EBSDefaultEncryption",
+            format!("{id}:us-east-1:AWS.EC2.Meta"),
+        ),
+        (
+            "AWS.EC2.EBSDefaultEncryption",
+            format!("{id}:eu-west-1:AWS.EC2.Meta"),
+        ),
+        (
+            "AWS.PasswordPolicy.ComplexityGuidelines",
+            format!("{id}::AWS.PasswordPolicy"),
+        ),
+        (
+            "AWS.PasswordPolicy.MinimumLength",
+            format!("{id}::AWS.PasswordPolicy"),
+        ),
+        (
+            "AWS.PasswordPolicy.PasswordAgeLimit",
+            format!("{id}::AWS.PasswordPolicy"),
+        ),
+        (
+            "AWS.PasswordPolicy.PasswordReuse",
+            format!("{id}::AWS.PasswordPolicy"),
+        ),
+    ] {
+        expected.insert((rule.to_owned(), resource));
+    }
+    // Each region's default VPC keeps no flow logs and a default group with rules, and its
+    // default network ACL lets everything in.
+    let defaults = |resource_type: &str| -> Vec<String> {
+        stored
+            .iter()
+            .filter(|r| r.account_id == id && r.resource_type == resource_type)
+            .filter(|r| r.document["IsDefault"] == true)
+            .map(|r| r.resource_id.clone())
+            .collect()
+    };
+    assert_eq!(defaults("AWS.EC2.VPC").len(), 2);
+    for vpc in defaults("AWS.EC2.VPC") {
+        expected.insert(("AWS.VPC.FlowLogs".to_owned(), vpc.clone()));
+        expected.insert(("AWS.VPC.DefaultSecurityGroup.Restrictions".to_owned(), vpc));
+    }
+    for acl in defaults("AWS.EC2.NetworkACL") {
+        expected.insert(("AWS.EC2.NACL.AdminPorts".to_owned(), acl.clone()));
+        expected.insert(("AWS.NetworkACL.RestrictedSSH".to_owned(), acl));
+    }
     assert_eq!(failing, expected);
 
     let ssh = rig.finding(

@@ -1141,7 +1141,7 @@ mod tests {
     }
 
     #[test]
-    fn s3_object_level_and_account_level_calls_are_unmapped() {
+    fn s3_object_level_calls_are_unmapped() {
         let put_object = json!({
             "eventVersion": "1.10",
             "userIdentity": alice(),
@@ -1182,7 +1182,6 @@ mod tests {
             "UploadPart",
             "CompleteMultipartUpload",
             "RestoreObject",
-            "PutAccountPublicAccessBlock",
         ] {
             let rec = record(
                 S3,

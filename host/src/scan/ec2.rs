@@ -61,7 +61,7 @@ pub async fn collect(cx: &mut Collect<'_>) {
     let ec2 = cx.session.ec2(cx.region);
     let found = fetch(cx, &ec2).await;
     report(cx, &found);
-    if cx.wants_type(META) {
+    if cx.wants_type(META) && !cx.account.type_excluded(META) {
         let meta = region_settings(cx, &ec2).await;
         cx.push(meta);
     }

@@ -59,7 +59,7 @@ const DETAIL_FIELDS: [&str; 11] = [
 ];
 
 pub async fn collect(cx: &mut Collect<'_>) {
-    if cx.wants_type(META) {
+    if cx.wants_type(META) && !cx.account.type_excluded(META) {
         let doc = account_settings(cx).await;
         cx.push(doc);
     }
