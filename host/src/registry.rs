@@ -591,30 +591,20 @@ impl Registry {
         rule_id: &str,
         enabled: bool,
     ) -> Result<RuleInfo, RegistryError> {
-        let _change = self.changes.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.current();
-        if current.rule(rule_id).is_none() {
-            return Err(RegistryError::UnknownRule(rule_id.to_owned()));
-        }
-        let mut choices = current.choices.clone();
-        choices.toggles.insert(rule_id.to_owned(), enabled);
-        let next = build(
-            &self.store,
-            &self.observer,
-            current.generation + 1,
-            current.modules.clone(),
-            choices,
-            current.suppressions.clone(),
-        )?;
-        self.store.put_rule_toggle(&RuleToggle {
-            rule_id: rule_id.to_owned(),
-            enabled,
-            changed_at: OffsetDateTime::now_utc(),
-        })?;
-        self.store.flush()?;
-        self.swap(&current, next)?;
-        let now = self.current();
-        Ok(now.rule(rule_id).expect("the rule was checked above"))
+        self.change_rule(
+            rule_id,
+            |_, choices| {
+                choices.toggles.insert(rule_id.to_owned(), enabled);
+                Ok(())
+            },
+            |store| {
+                store.put_rule_toggle(&RuleToggle {
+                    rule_id: rule_id.to_owned(),
+                    enabled,
+                    changed_at: OffsetDateTime::now_utc(),
+                })
+            },
+        )
     }
 
     /// Replaces the operator's settings of a rule with `values` (settings left out go back to
@@ -625,6 +615,29 @@ impl Registry {
         rule_id: &str,
         values: Map<String, Value>,
     ) -> Result<RuleInfo, RegistryError> {
+        let record = RuleSettingsRecord {
+            rule_id: rule_id.to_owned(),
+            settings: values.clone(),
+            changed_at: OffsetDateTime::now_utc(),
+        };
+        self.change_rule(
+            rule_id,
+            |rule, choices| {
+                choices.stored.insert(rule_id.to_owned(), values);
+                check_settings(rule, &choices.settings_of(rule_id).unwrap_or_default())
+            },
+            |store| store.put_rule_settings(&record),
+        )
+    }
+
+    /// One change to what operators chose about `rule_id`: applied to a copy of the choices,
+    /// checked by building the next rule set, persisted, then swapped in.
+    fn change_rule(
+        &self,
+        rule_id: &str,
+        change: impl FnOnce(&RuleMeta, &mut Choices) -> Result<(), RegistryError>,
+        persist: impl FnOnce(&dyn Store) -> Result<(), StoreError>,
+    ) -> Result<RuleInfo, RegistryError> {
         let _change = self.changes.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.current();
         let packs = current.evaluator.packs();
@@ -633,9 +646,7 @@ impl Registry {
             .and_then(|p| p.rules().iter().find(|r| r.id == rule_id))
             .ok_or_else(|| RegistryError::UnknownRule(rule_id.to_owned()))?;
         let mut choices = current.choices.clone();
-        choices.stored.insert(rule_id.to_owned(), values.clone());
-        let merged = choices.settings_of(rule_id).unwrap_or_default();
-        check_settings(rule, &merged)?;
+        change(rule, &mut choices)?;
         let next = build(
             &self.store,
             &self.observer,
@@ -644,11 +655,7 @@ impl Registry {
             choices,
             current.suppressions.clone(),
         )?;
-        self.store.put_rule_settings(&RuleSettingsRecord {
-            rule_id: rule_id.to_owned(),
-            settings: values,
-            changed_at: OffsetDateTime::now_utc(),
-        })?;
+        persist(self.store.as_ref())?;
         self.store.flush()?;
         self.swap(&current, next)?;
         let now = self.current();

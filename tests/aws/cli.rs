@@ -10,7 +10,7 @@ use crate::support::{Env, aws_test_env, emulator};
 
 /// `palisade` with a private data directory, pointed at `endpoint` with test credentials and
 /// no way to reach for profiles or instance metadata.
-fn palisade(data: &Path, endpoint: &str, args: &[&str]) -> Output {
+pub(crate) fn palisade(data: &Path, endpoint: &str, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_palisade-cli"));
     command
         .args(args)

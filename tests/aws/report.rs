@@ -3,21 +3,15 @@
 //! and the figures agree across JSON, CSV and HTML.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-use crate::support::{Env, aws_test_env, emulator};
+use crate::support::{Env, emulator};
 
+/// `palisade args` on the data directory `data`, against the emulator; it must succeed.
 fn palisade(data: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_palisade-cli"));
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("PALISADE_DATA_DIR", data);
-    aws_test_env(&mut command, &emulator().endpoint);
-    let out = command.output().expect("run palisade");
+    let out = crate::cli::palisade(data, &emulator().endpoint, args);
     assert!(
         out.status.success(),
         "palisade {args:?}: {}",

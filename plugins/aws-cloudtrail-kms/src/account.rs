@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use palisade_sdk::{Ctx, Error, Resource, Result, Rule, Severity, Verdict};
 use serde::Deserialize;
 
-use crate::{account_of, collected_present, display_name};
+use crate::{account_of, display_name};
 
 /// The account-level summary document the account rules read.
 const META: &[&str] = &["AWS.CloudTrail.Meta"];
@@ -240,7 +240,7 @@ fn judge_account(
     wanted: &str,
     question: Question,
 ) -> Result<Verdict> {
-    let arns: Option<Vec<String>> = collected_present(res, "Trails")?;
+    let arns: Option<Vec<String>> = res.collected_present("Trails")?;
     let account = account_of(res);
     let arns = arns.unwrap_or_default();
     if arns.is_empty() {

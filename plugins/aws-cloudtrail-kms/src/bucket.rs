@@ -14,8 +14,8 @@ use palisade_sdk::s3::{PublicAccessBlock, public_exposure};
 use palisade_sdk::{Ctx, Error, LogLevel, Resource, Result, Rule, Severity, Value, Verdict};
 use serde::Deserialize;
 
+use crate::account_of;
 use crate::cloudtrail::{TRAIL, trail_name};
-use crate::{account_of, collected};
 
 pub const S3_BUCKET_ACCESS_LOGGING: Rule = Rule::new(
     "AWS.CloudTrail.S3Bucket.AccessLogging",
@@ -101,7 +101,7 @@ impl TrailBucket {
 /// has no such bucket.
 fn trail_bucket(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<TrailBucket> {
     let trail = trail_name(res)?.into_owned();
-    let name: Option<Cow<'_, str>> = collected(res, "S3BucketName")?;
+    let name: Option<Cow<'_, str>> = res.collected("S3BucketName")?;
     let Some(name) = name.filter(|n| !n.trim().is_empty()) else {
         return Err(Error::new(format!(
             "trail {trail} names no S3 bucket (S3BucketName is null), so its bucket cannot be \

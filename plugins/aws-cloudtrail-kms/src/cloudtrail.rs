@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use palisade_sdk::time::parse_timestamp_value;
 use palisade_sdk::{Ctx, Error, Resource, Result, Rule, Severity, Value, Verdict};
 
-use crate::{collected, display_name};
+use crate::display_name;
 
 /// The resource type every trail rule applies to.
 pub(crate) const TRAIL: &[&str] = &["AWS.CloudTrail"];
@@ -81,7 +81,7 @@ pub const CLOUDWATCH_LOGS: Rule = Rule::new(
 const RECENT_SECONDS: i64 = 24 * 60 * 60;
 
 fn log_validation(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    let enabled: Option<bool> = collected(res, "LogFileValidationEnabled")?;
+    let enabled: Option<bool> = res.collected("LogFileValidationEnabled")?;
     Ok(if enabled == Some(true) {
         Verdict::Pass
     } else {
@@ -94,7 +94,7 @@ fn log_validation(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
 }
 
 fn log_encryption(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    let key: Option<Cow<'_, str>> = collected(res, "KmsKeyId")?;
+    let key: Option<Cow<'_, str>> = res.collected("KmsKeyId")?;
     Ok(if key.is_some_and(|k| !k.trim().is_empty()) {
         Verdict::Pass
     } else {
@@ -107,13 +107,13 @@ fn log_encryption(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
 
 fn cloudwatch_logs(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdict> {
     let name = trail_name(res)?;
-    let group: Option<Cow<'_, str>> = collected(res, "CloudWatchLogsLogGroupArn")?;
+    let group: Option<Cow<'_, str>> = res.collected("CloudWatchLogsLogGroupArn")?;
     let Some(group) = group.filter(|g| !g.trim().is_empty()) else {
         return Ok(Verdict::fail(format!(
             "trail {name} does not deliver to CloudWatch Logs (no CloudWatchLogsLogGroupArn)"
         )));
     };
-    let status: Option<Value> = collected(res, "Status")?;
+    let status: Option<Value> = res.collected("Status")?;
     let Some(delivered) = status
         .as_ref()
         .and_then(|s| s.get("LatestCloudWatchLogsDeliveryTime"))

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use palisade_sdk::iam::{Principal, Statement, parse_policy};
 use palisade_sdk::{Ctx, Error, LogLevel, Resource, Result, Rule, Severity, Value, Verdict};
 
-use crate::{collected_present, display_name};
+use crate::display_name;
 
 /// The resource type every key rule applies to.
 const KEY: &[&str] = &["AWS.KMS.Key"];
@@ -122,7 +122,7 @@ fn key_rotation(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdict> {
             "a key of origin {origin} cannot rotate automatically"
         ));
     }
-    let rotating: Option<bool> = collected_present(res, "KeyRotationEnabled")?;
+    let rotating: Option<bool> = res.collected_present("KeyRotationEnabled")?;
     match rotating {
         Some(true) => Ok(Verdict::Pass),
         Some(false) => Ok(Verdict::fail(format!(
@@ -143,7 +143,7 @@ fn key_rotation(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdict> {
 
 fn restricts_usage(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
     let id = key_id(res)?;
-    let policy: Option<Value> = collected_present(res, "Policy")?;
+    let policy: Option<Value> = res.collected_present("Policy")?;
     let Some(policy) = policy else {
         // A key without a key policy (none returned) grants nobody anything through it.
         return Ok(Verdict::Pass);

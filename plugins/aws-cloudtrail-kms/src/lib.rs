@@ -15,8 +15,7 @@ mod kms;
 
 use std::borrow::Cow;
 
-use palisade_sdk::{Error, Resource, Result, Rule};
-use serde::Deserialize;
+use palisade_sdk::{Resource, Result, Rule};
 
 /// Every rule of the pack, in the order `palisade rules` lists them.
 pub static RULES: &[Rule] = &[
@@ -33,24 +32,6 @@ pub static RULES: &[Rule] = &[
 ];
 
 palisade_sdk::export_pack!(RULES);
-
-/// Field `field` once the collector is known to have read it; a missing key reads as `null`.
-fn collected<'a, T: Deserialize<'a>>(res: &Resource<'a>, field: &str) -> Result<T> {
-    res.require_collected(&[field])?;
-    res.field(field)
-}
-
-/// Like [`collected`], but a document without the key at all is an error, for fields whose
-/// `null` a rule passes.
-fn collected_present<'a, T: Deserialize<'a>>(res: &Resource<'a>, field: &str) -> Result<T> {
-    res.require_collected(&[field])?;
-    if res.raw_field(field)?.is_none() {
-        return Err(Error::new(format!(
-            "the document has no {field} field, so the rule cannot decide"
-        )));
-    }
-    res.field(field)
-}
 
 /// Field `field` as text for messages, else the resource id.
 fn display_name<'a>(res: &Resource<'a>, field: &str) -> Result<Cow<'a, str>> {

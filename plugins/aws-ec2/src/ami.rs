@@ -2,7 +2,7 @@
 
 use palisade_sdk::{Ctx, Resource, Result, Rule, Severity, Verdict};
 
-use crate::{AMI, collected, label, reported};
+use crate::{AMI, label, reported};
 
 pub const PRIVATE: Rule = Rule::new(
     "AWS.AMI.Private",
@@ -35,7 +35,7 @@ fn private(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
     }
     // Another account's image (an Amazon or Marketplace AMI) is public by design and cannot be
     // changed from this account.
-    let owner: Option<String> = collected(res, "OwnerId")?;
+    let owner: Option<String> = res.collected("OwnerId")?;
     let account = res.account_id();
     if owner.is_some_and(|o| !o.is_empty() && !account.is_empty() && o != account) {
         return Ok(Verdict::Pass);

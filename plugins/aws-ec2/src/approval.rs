@@ -8,8 +8,7 @@ use palisade_sdk::{Ctx, Error, Resource, Result, Rule, Setting, SettingKind, Sev
 use serde::Deserialize;
 
 use crate::{
-    INSTANCE, collected, instance_gone, label, list_setting, map_setting, reported, show_list,
-    split_list,
+    INSTANCE, instance_gone, label, list_setting, map_setting, reported, show_list, split_list,
 };
 
 /// An instance attribute the approvals constrain.
@@ -50,7 +49,7 @@ impl Attr {
         match self {
             Attr::Ami => reported(res, "ImageId").map(Some),
             Attr::InstanceType => reported(res, "InstanceType").map(Some),
-            Attr::Vpc => collected(res, "VpcId"),
+            Attr::Vpc => res.collected("VpcId"),
             Attr::Host | Attr::Tenancy => {
                 let placement: Placement = reported(res, "Placement")?;
                 match self {

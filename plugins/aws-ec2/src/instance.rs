@@ -5,7 +5,7 @@
 use palisade_sdk::{Ctx, Error, Resource, Result, Rule, Severity, Verdict};
 use serde::Deserialize;
 
-use crate::{INSTANCE, collected, instance_gone, label, reported};
+use crate::{INSTANCE, instance_gone, label, reported};
 
 pub const DETAILED_MONITORING: Rule = Rule::new(
     "AWS.EC2.Instance.DetailedMonitoring",
@@ -234,7 +234,7 @@ fn iam_instance_profile(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
     if instance_gone(res)?.is_some() {
         return Ok(Verdict::Pass);
     }
-    let profile: Option<IamInstanceProfile> = collected(res, "IamInstanceProfile")?;
+    let profile: Option<IamInstanceProfile> = res.collected("IamInstanceProfile")?;
     let attached = profile.is_some_and(|p| {
         p.arn.is_some_and(|a| !a.is_empty()) || p.id.is_some_and(|i| !i.is_empty())
     });

@@ -74,29 +74,9 @@ fn label(res: &Resource<'_>, kind: &str) -> Result<String> {
     })
 }
 
-/// Field `field` once the collector is known to have read it; a missing key reads as `null`.
-fn collected<'a, T: Deserialize<'a>>(res: &Resource<'a>, field: &str) -> Result<T> {
-    res.require_collected(&[field])?;
-    res.field(field)
-}
-
-/// Like [`collected`], but a document without the key at all is an error: for fields whose
-/// `null` is meaningful (no tags, no snapshots) and lets a rule pass, so a document that never
-/// carried the field (a partial or hand-made one) cannot pass.
-fn collected_present<'a, T: Deserialize<'a>>(res: &Resource<'a>, field: &str) -> Result<T> {
-    res.require_collected(&[field])?;
-    if res.raw_field(field)?.is_none() {
-        return Err(Error::new(format!(
-            "the document has no {field} field (it is null when there is none), so the rule \
-             cannot decide"
-        )));
-    }
-    res.field(field)
-}
-
 /// Like [`collected`], for a field AWS always returns: null (or missing) is an error.
 fn reported<'a, T: Deserialize<'a>>(res: &Resource<'a>, field: &str) -> Result<T> {
-    let value: Option<T> = collected(res, field)?;
+    let value: Option<T> = res.collected(field)?;
     value.ok_or_else(|| {
         Error::new(format!(
             "{field} is null (or absent) in the document, but AWS always reports it; the rule \
@@ -114,7 +94,7 @@ struct InstanceState {
 /// The instance's state name when the instance is going or gone (`shutting-down`,
 /// `terminated`): instance rules pass those (see the module documentation).
 fn instance_gone(res: &Resource<'_>) -> Result<Option<String>> {
-    let state: Option<InstanceState> = collected(res, "State")?;
+    let state: Option<InstanceState> = res.collected("State")?;
     Ok(state
         .and_then(|s| s.name)
         .filter(|name| name == "shutting-down" || name == "terminated"))

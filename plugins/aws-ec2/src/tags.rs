@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use palisade_sdk::{Ctx, Error, Resource, Result, Rule, Setting, SettingKind, Severity, Verdict};
 
-use crate::{collected_present, label, map_setting, show_list, split_list};
+use crate::{label, map_setting, show_list, split_list};
 
 /// The resource types the tagging rules apply to.
 const TAGGED: &[&str] = &[
@@ -93,7 +93,7 @@ fn kind(resource_type: &str) -> &'static str {
 
 /// The resource's tags; null (no tags) reads as none.
 fn tags(res: &Resource<'_>) -> Result<BTreeMap<String, String>> {
-    let tags: Option<BTreeMap<String, String>> = collected_present(res, "Tags")?;
+    let tags: Option<BTreeMap<String, String>> = res.collected_present("Tags")?;
     Ok(tags.unwrap_or_default())
 }
 

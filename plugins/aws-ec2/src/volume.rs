@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use palisade_sdk::{Ctx, Error, Resource, Result, Rule, Setting, SettingKind, Severity, Verdict};
 use serde::Deserialize;
 
-use crate::{VOLUME, collected_present, label, map_setting, reported};
+use crate::{VOLUME, label, map_setting, reported};
 
 pub const ENCRYPTION: Rule = Rule::new(
     "AWS.EC2.Volume.Encryption",
@@ -139,7 +139,7 @@ impl Snapshot {
 
 fn snapshot_encrypted(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
     // Null: the volume has no snapshots (the collector writes an empty list).
-    let snapshots: Option<Vec<Snapshot>> = collected_present(res, "Snapshots")?;
+    let snapshots: Option<Vec<Snapshot>> = res.collected_present("Snapshots")?;
     let volume = label(res, "volume")?;
     let mut failures = Vec::new();
     for (index, snapshot) in snapshots.iter().flatten().enumerate() {
@@ -179,7 +179,7 @@ fn cde_volume_encrypted(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdict> {
         "cde-tags",
         "tags that mark the cardholder-data environment",
     )?;
-    let tags: Option<BTreeMap<String, String>> = collected_present(res, "Tags")?;
+    let tags: Option<BTreeMap<String, String>> = res.collected_present("Tags")?;
     let Some(tag) = cde_match(&tags.unwrap_or_default(), &cde) else {
         return Ok(Verdict::Pass);
     };

@@ -10,8 +10,8 @@ use palisade_sdk::iam::{PolicyDocument, Statement};
 use palisade_sdk::{Ctx, Resource, Result, Rule, Setting, SettingKind, Severity, Verdict};
 
 use crate::policies::{
-    Entities, action_element, collected_field, denied_everywhere, display_name, entity_label,
-    inline_policies, policy_name_of, required_document, statement_label, summarize,
+    Entities, action_element, denied_everywhere, display_name, entity_label, inline_policies,
+    policy_name_of, required_document, statement_label, summarize,
 };
 
 pub const ADMINISTRATIVE_PRIVILEGES: Rule = Rule::new(
@@ -121,8 +121,8 @@ fn does_not_grant_admin_access(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Ver
 
 fn administrative_privileges(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
     let name = display_name(res)?;
-    let count: Option<i64> = collected_field(res, "AttachmentCount")?;
-    let entities: Option<Entities> = collected_field(res, "Entities")?;
+    let count: Option<i64> = res.collected_present("AttachmentCount")?;
+    let entities: Option<Entities> = res.collected_present("Entities")?;
     let attached_to = entities.as_ref().map(Entities::labels).unwrap_or_default();
     let attached = match (count, entities.is_some()) {
         (Some(n), _) => n > 0 || !attached_to.is_empty(),
@@ -210,7 +210,7 @@ fn cloudtrail_least_privilege(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdi
         return Ok(Verdict::Pass);
     }
     let who = entity_label(res)?;
-    let managed: Option<Vec<String>> = collected_field(res, "ManagedPolicyARNs")?;
+    let managed: Option<Vec<String>> = res.collected_present("ManagedPolicyARNs")?;
     let inline = inline_policies(res)?;
     let mut failures = Vec::new();
     for arn in managed.iter().flatten() {

@@ -2,7 +2,7 @@
 
 use palisade_sdk::{Ctx, Resource, Result, Rule, Severity, Value, Verdict};
 
-use crate::{display_name, present};
+use crate::display_name;
 
 pub const GROUP_USERS: Rule = Rule::new(
     "AWS.IAM.Group.Users",
@@ -23,7 +23,7 @@ pub const GROUP_USERS: Rule = Rule::new(
 .references(&["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_groups_manage_delete.html"]);
 
 fn group_users(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    let users: Option<Vec<Value>> = present(res, "Users")?;
+    let users: Option<Vec<Value>> = res.collected_present("Users")?;
     if users.is_some_and(|u| !u.is_empty()) {
         return Ok(Verdict::Pass);
     }

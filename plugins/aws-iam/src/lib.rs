@@ -24,8 +24,7 @@ mod users;
 
 use std::borrow::Cow;
 
-use palisade_sdk::{Error, Resource, Result, Rule};
-use serde::Deserialize;
+use palisade_sdk::{Resource, Result, Rule};
 
 /// Every rule of the pack, in the order `palisade rules` lists them.
 pub static RULES: &[Rule] = &[
@@ -65,18 +64,4 @@ palisade_sdk::export_pack!(RULES);
 fn display_name<'a>(res: &Resource<'a>) -> Result<Cow<'a, str>> {
     let name: Option<Cow<'a, str>> = res.field("Name")?;
     Ok(name.filter(|n| !n.is_empty()).unwrap_or_else(|| res.id()))
-}
-
-/// Field `field` once the collector is known to have read it, where `null` means "none" (an
-/// empty list or map). A document without the key at all is an error, so a partial or
-/// hand-made document cannot pass by omission.
-fn present<'a, T: Deserialize<'a>>(res: &Resource<'a>, field: &str) -> Result<Option<T>> {
-    res.require_collected(&[field])?;
-    if res.raw_field(field)?.is_none() {
-        return Err(Error::new(format!(
-            "the document has no {field} field (it is null when there is none), so the rule \
-             cannot decide"
-        )));
-    }
-    res.field(field)
 }

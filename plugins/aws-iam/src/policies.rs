@@ -98,22 +98,6 @@ pub(crate) fn entity_label(res: &Resource<'_>) -> Result<String> {
     Ok(format!("{kind} {}", display_name(res)?))
 }
 
-/// Field `field` once the collector is known to have read it; a document without the key at
-/// all is an error, since every collected document carries its fields (`null` when absent).
-pub(crate) fn collected_field<'a, T: Deserialize<'a>>(
-    res: &Resource<'a>,
-    field: &str,
-) -> Result<T> {
-    res.require_collected(&[field])?;
-    if res.raw_field(field)?.is_none() {
-        return Err(Error::new(format!(
-            "the document has no {field} field (it is null when there is none), so the rule \
-             cannot decide"
-        )));
-    }
-    res.field(field)
-}
-
 /// The policy document in field `field` (a JSON string or object), required: null is an error.
 /// `what` names the document in messages (`policy x`, `role y's trust policy`).
 pub(crate) fn required_document(
@@ -130,7 +114,7 @@ pub(crate) fn required_document(
 /// The inline policies (`InlinePolicies`: policy name to document) in name order, parsed. A
 /// null map is no inline policies; a policy that does not parse is an error naming it.
 pub(crate) fn inline_policies(res: &Resource<'_>) -> Result<Vec<(String, PolicyDocument)>> {
-    let map: Option<BTreeMap<String, Value>> = collected_field(res, "InlinePolicies")?;
+    let map: Option<BTreeMap<String, Value>> = res.collected_present("InlinePolicies")?;
     map.unwrap_or_default()
         .into_iter()
         .map(|(name, value)| match parse_policy(&value) {
@@ -236,7 +220,7 @@ fn blacklist(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdict> {
         "AWS.IAM.Group" => ("ManagedPolicyARNs", true),
         _ => ("ManagedPolicyNames", false),
     };
-    let attached: Option<Vec<String>> = collected_field(res, field)?;
+    let attached: Option<Vec<String>> = res.collected_present(field)?;
     let mut failures = Vec::new();
     for policy in attached.iter().flatten() {
         let hit = blocked.iter().find(|entry| {
@@ -328,7 +312,7 @@ fn role_mapping(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdict> {
         .map(str::trim)
         .filter(|r| !r.is_empty())
         .collect();
-    let entities: Option<Entities> = collected_field(res, "Entities")?;
+    let entities: Option<Entities> = res.collected_present("Entities")?;
     let Some(entities) = entities else {
         let count: Option<i64> = res.field("AttachmentCount")?;
         return match count {

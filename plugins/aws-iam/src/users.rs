@@ -11,7 +11,7 @@ use palisade_sdk::{Ctx, Error, Resource, Result, Rule, Setting, SettingKind, Sev
 use serde::Deserialize;
 
 use crate::credential_report::{Row, date};
-use crate::{display_name, present};
+use crate::display_name;
 
 pub const PASSWORD_UNUSED: Rule = Rule::new(
     "AWS.Password.Unused",
@@ -206,7 +206,7 @@ fn user_mfa(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
 }
 
 fn policy_assigned_to_user(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    let names: Option<Vec<String>> = present(res, "ManagedPolicyNames")?;
+    let names: Option<Vec<String>> = res.collected_present("ManagedPolicyNames")?;
     let names = names.unwrap_or_default();
     if names.is_empty() {
         return Ok(Verdict::Pass);
@@ -225,7 +225,8 @@ fn policy_assigned_to_user(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict
 }
 
 fn no_inline_policy(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    let policies: Option<BTreeMap<String, serde::de::IgnoredAny>> = present(res, "InlinePolicies")?;
+    let policies: Option<BTreeMap<String, serde::de::IgnoredAny>> =
+        res.collected_present("InlinePolicies")?;
     let names: Vec<String> = policies.unwrap_or_default().into_keys().collect();
     if names.is_empty() {
         return Ok(Verdict::Pass);
@@ -256,7 +257,7 @@ struct GroupRef {
 
 fn not_in_conflicting_groups(res: &Resource<'_>, ctx: &Ctx<'_>) -> Result<Verdict> {
     let conflicts: BTreeMap<String, String> = ctx.setting("conflicting-groups")?;
-    let groups: Option<Vec<GroupRef>> = present(res, "Groups")?;
+    let groups: Option<Vec<GroupRef>> = res.collected_present("Groups")?;
     let member: BTreeSet<String> = groups
         .unwrap_or_default()
         .into_iter()

@@ -4,8 +4,6 @@
 use palisade_sdk::s3::PublicAccessBlock;
 use palisade_sdk::{Ctx, Resource, Result, Rule, Severity, Verdict};
 
-use crate::collected_present;
-
 /// The account-level summary document the account rules read.
 const META: &[&str] = &["AWS.S3.Meta"];
 
@@ -38,7 +36,7 @@ pub const ACCOUNT_PUBLIC_ACCESS_BLOCK: Rule = Rule::new(
 
 fn account_public_access_block(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
     let config: Option<PublicAccessBlock> =
-        collected_present(res, "PublicAccessBlockConfiguration")?;
+        res.collected_present("PublicAccessBlockConfiguration")?;
     let account = account_id(res);
     let Some(config) = config else {
         return Ok(Verdict::fail(format!(

@@ -5,7 +5,7 @@
 use palisade_sdk::s3::{self, Grant, READ_PERMISSIONS, WRITE_PERMISSIONS};
 use palisade_sdk::{Ctx, Resource, Result, Rule, Severity, Verdict};
 
-use crate::{BUCKET, bucket_name, collected_present};
+use crate::{BUCKET, bucket_name};
 
 pub const PUBLIC_READ: Rule = Rule::new(
     "AWS.S3.Bucket.PublicRead",
@@ -55,7 +55,7 @@ fn public_write(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
 
 /// Fails for each grant of one of `permissions` to a public group.
 fn public_grants(res: &Resource<'_>, permissions: &[&str]) -> Result<Verdict> {
-    let grants: Option<Vec<Grant<'_>>> = collected_present(res, "Grants")?;
+    let grants: Option<Vec<Grant<'_>>> = res.collected_present("Grants")?;
     let name = bucket_name(res)?;
     let failures: Vec<String> =
         s3::public_grants(grants.as_deref().unwrap_or_default(), permissions)

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use palisade_sdk::{Ctx, Resource, Result, Rule, Severity, Verdict};
 use serde::Deserialize;
 
-use crate::{BUCKET, bucket_name, collected};
+use crate::{BUCKET, bucket_name};
 
 pub const VERSIONING: Rule = Rule::new(
     "AWS.S3.Bucket.Versioning",
@@ -107,7 +107,7 @@ pub const OBJECT_LOCK_CONFIGURED: Rule = Rule::new(
 .disabled_by_default();
 
 fn versioning(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    let status: Option<Cow<'_, str>> = collected(res, "Versioning")?;
+    let status: Option<Cow<'_, str>> = res.collected("Versioning")?;
     let name = bucket_name(res)?;
     Ok(match status.as_deref() {
         Some("Enabled") => Verdict::Pass,
@@ -117,7 +117,7 @@ fn versioning(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
 }
 
 fn mfa_delete(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    let status: Option<Cow<'_, str>> = collected(res, "MFADelete")?;
+    let status: Option<Cow<'_, str>> = res.collected("MFADelete")?;
     let name = bucket_name(res)?;
     Ok(match status.as_deref() {
         Some("Enabled") => Verdict::Pass,
@@ -136,7 +136,7 @@ struct LoggingEnabled<'a> {
 }
 
 fn logging(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    let policy: Option<LoggingEnabled<'_>> = collected(res, "LoggingPolicy")?;
+    let policy: Option<LoggingEnabled<'_>> = res.collected("LoggingPolicy")?;
     let name = bucket_name(res)?;
     Ok(match policy {
         None => Verdict::fail(format!(
@@ -159,7 +159,7 @@ struct LifecycleRule<'a> {
 }
 
 fn lifecycle_configuration(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    let rules: Option<Vec<LifecycleRule<'_>>> = collected(res, "LifecycleRules")?;
+    let rules: Option<Vec<LifecycleRule<'_>>> = res.collected("LifecycleRules")?;
     let name = bucket_name(res)?;
     let rules = rules.unwrap_or_default();
     if rules.is_empty() {
@@ -198,7 +198,7 @@ struct ObjectLockConfiguration<'a> {
 }
 
 fn object_lock_configured(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    let config: Option<ObjectLockConfiguration<'_>> = collected(res, "ObjectLockConfiguration")?;
+    let config: Option<ObjectLockConfiguration<'_>> = res.collected("ObjectLockConfiguration")?;
     let name = bucket_name(res)?;
     Ok(
         match config.as_ref().map(|c| c.object_lock_enabled.as_deref()) {

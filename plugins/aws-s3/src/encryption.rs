@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use palisade_sdk::{Ctx, Resource, Result, Rule, Severity, Verdict};
 use serde::Deserialize;
 
-use crate::{BUCKET, bucket_name, collected};
+use crate::{BUCKET, bucket_name};
 
 pub const ENCRYPTION: Rule = Rule::new(
     "AWS.S3.Bucket.Encryption",
@@ -44,7 +44,7 @@ struct SseDefault<'a> {
 }
 
 fn encryption(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    let rules: Option<Vec<EncryptionRule<'_>>> = collected(res, "EncryptionRules")?;
+    let rules: Option<Vec<EncryptionRule<'_>>> = res.collected("EncryptionRules")?;
     let name = bucket_name(res)?;
     let algorithms: Vec<&str> = rules
         .iter()

@@ -16,8 +16,7 @@ mod public_access;
 
 use std::borrow::Cow;
 
-use palisade_sdk::{Error, Resource, Result, Rule};
-use serde::Deserialize;
+use palisade_sdk::{Resource, Result, Rule};
 
 /// Every rule of the pack, in the order `palisade rules` lists them.
 pub static RULES: &[Rule] = &[
@@ -48,25 +47,4 @@ const BUCKET: &[&str] = &["AWS.S3.Bucket"];
 fn bucket_name<'a>(res: &Resource<'a>) -> Result<Cow<'a, str>> {
     let name: Option<Cow<'a, str>> = res.field("Name")?;
     Ok(name.unwrap_or_else(|| res.id()))
-}
-
-/// Field `field` once the collector is known to have read it; a missing key reads as `null`.
-/// For rules that a `null` value fails, so a document without the field fails too.
-fn collected<'a, T: Deserialize<'a>>(res: &Resource<'a>, field: &str) -> Result<T> {
-    res.require_collected(&[field])?;
-    res.field(field)
-}
-
-/// Like [`collected`], but a document without the key at all is an error: for rules that a
-/// `null` value ("none configured") passes, so a document that never carried the field (a
-/// partial or hand-made one) cannot pass.
-fn collected_present<'a, T: Deserialize<'a>>(res: &Resource<'a>, field: &str) -> Result<T> {
-    res.require_collected(&[field])?;
-    if res.raw_field(field)?.is_none() {
-        return Err(Error::new(format!(
-            "the document has no {field} field (it is null when there is none), so the \
-             rule cannot decide"
-        )));
-    }
-    res.field(field)
 }

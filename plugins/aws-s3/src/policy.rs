@@ -12,7 +12,7 @@ use palisade_sdk::iam::{ConditionTest, PolicyDocument, Principal, Statement};
 use palisade_sdk::s3::{self, statement_actions, statement_label};
 use palisade_sdk::{Ctx, Resource, Result, Rule, Severity, Value, Verdict};
 
-use crate::{BUCKET, bucket_name, collected, collected_present};
+use crate::{BUCKET, bucket_name};
 
 pub const SECURE_ACCESS: Rule = Rule::new(
     "AWS.S3.Bucket.SecureAccess",
@@ -288,8 +288,8 @@ fn bucket_policy(
     missing: Missing,
 ) -> Result<Option<PolicyDocument>> {
     let policy: Option<Value> = match missing {
-        Missing::ReadsAsNull => collected(res, "Policy")?,
-        Missing::IsAnError => collected_present(res, "Policy")?,
+        Missing::ReadsAsNull => res.collected("Policy")?,
+        Missing::IsAnError => res.collected_present("Policy")?,
     };
     policy
         .map(|policy| s3::parse_bucket_policy(&policy, name))

@@ -4,7 +4,7 @@
 use palisade_sdk::s3::PublicAccessBlock;
 use palisade_sdk::{Ctx, Resource, Result, Rule, Severity, Verdict};
 
-use crate::{BUCKET, bucket_name, collected};
+use crate::{BUCKET, bucket_name};
 
 pub const PUBLIC_ACCESS_BLOCK: Rule = Rule::new(
     "AWS.S3.Bucket.PublicAccessBlock",
@@ -32,7 +32,7 @@ pub const PUBLIC_ACCESS_BLOCK: Rule = Rule::new(
 .compliance(&["CIS-AWS-7.0:3.1.4"]);
 
 fn public_access_block(res: &Resource<'_>, _ctx: &Ctx<'_>) -> Result<Verdict> {
-    let config: Option<PublicAccessBlock> = collected(res, "PublicAccessBlockConfiguration")?;
+    let config: Option<PublicAccessBlock> = res.collected("PublicAccessBlockConfiguration")?;
     let name = bucket_name(res)?;
     let Some(config) = config else {
         return Ok(Verdict::fail(format!(

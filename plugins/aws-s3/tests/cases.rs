@@ -6,27 +6,7 @@
 use palisade_aws_s3::RULES;
 use palisade_sdk::cases::CaseTable;
 
-fn table() -> CaseTable {
-    CaseTable::load(
-        RULES,
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cases.json"),
-    )
-}
-
-#[test]
-fn every_case_gets_its_expected_verdict() {
-    table().assert_verdicts();
-}
-
-#[test]
-fn case_names_are_unique() {
-    table().assert_unique_names();
-}
-
-#[test]
-fn every_rule_has_a_passing_and_a_failing_case() {
-    table().assert_each_rule_passes_and_fails();
-}
+palisade_sdk::case_table_tests!(RULES);
 
 #[test]
 fn the_pack_holds_the_catalog_s3_rules() {

@@ -209,3 +209,33 @@ impl CaseTable {
         Ok(())
     }
 }
+
+/// The standard tests of a pack's `tests/cases.json`, for its `tests/cases.rs`: every case gets
+/// its expected verdict, case names are unique, and every rule of `$rules` has a passing and a
+/// failing case. Defines `table()` for the pack's own further checks.
+#[macro_export]
+macro_rules! case_table_tests {
+    ($rules:expr) => {
+        fn table() -> $crate::cases::CaseTable {
+            $crate::cases::CaseTable::load(
+                $rules,
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cases.json"),
+            )
+        }
+
+        #[test]
+        fn every_case_gets_its_expected_verdict() {
+            table().assert_verdicts();
+        }
+
+        #[test]
+        fn case_names_are_unique() {
+            table().assert_unique_names();
+        }
+
+        #[test]
+        fn every_rule_has_a_passing_and_a_failing_case() {
+            table().assert_each_rule_passes_and_fails();
+        }
+    };
+}

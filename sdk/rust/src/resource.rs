@@ -107,6 +107,28 @@ impl<'a> Resource<'a> {
         })
     }
 
+    /// Field `field` once the collector is known to have read it (an error when
+    /// `CollectionErrors` names it); a missing key reads as `null`. For fields whose `null`
+    /// fails the rule, so a document without the field fails too.
+    pub fn collected<T: Deserialize<'a>>(&self, field: &str) -> Result<T> {
+        self.require_collected(&[field])?;
+        self.field(field)
+    }
+
+    /// Like [`Resource::collected`], but a document without the key at all is an error: for
+    /// fields whose `null` ("none configured") lets a rule pass, so a partial or hand-made
+    /// document cannot pass by omission. Collected documents always carry their fields.
+    pub fn collected_present<T: Deserialize<'a>>(&self, field: &str) -> Result<T> {
+        self.require_collected(&[field])?;
+        if self.raw_field(field)?.is_none() {
+            return Err(Error::new(format!(
+                "the document has no {field} field (it is null when there is none), so the \
+                 rule cannot decide"
+            )));
+        }
+        self.field(field)
+    }
+
     /// Fails when the collector recorded an error for any of `fields` (the envelope's
     /// `CollectionErrors` map, field name to reason). A rule calls this before reading a field it
     /// depends on, so "could not read" never looks like "not configured".
