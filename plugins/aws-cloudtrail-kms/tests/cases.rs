@@ -4,7 +4,6 @@
 //! All cases run before anything is asserted, so one run lists every case that disagrees.
 
 use palisade_aws_cloudtrail_kms::RULES;
-use palisade_sdk::cases::CaseTable;
 
 palisade_sdk::case_table_tests!(RULES);
 
