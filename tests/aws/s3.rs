@@ -573,6 +573,7 @@ mod cloudtrail {
                     "DataResources": [],
                     "ExcludeManagementEventSources": [],
                 }],
+                "AdvancedEventSelectors": null,
                 // AWS says true once selectors are put; moto never sets it.
                 "HasCustomEventSelectors": false,
                 "HomeRegion": "us-east-1",
@@ -588,6 +589,45 @@ mod cloudtrail {
                 "Status": status.clone(),
                 "CollectionErrors": null,
             })
+        );
+
+        // Advanced selectors (S3 object writes of every bucket) are collected as AWS gives them.
+        trails
+            .put_event_selectors()
+            .trail_name("org-audit")
+            .advanced_event_selectors(
+                aws_sdk_cloudtrail::types::AdvancedEventSelector::builder()
+                    .name("s3-writes")
+                    .field_selectors(
+                        aws_sdk_cloudtrail::types::AdvancedFieldSelector::builder()
+                            .field("eventCategory")
+                            .equals("Data")
+                            .build()
+                            .unwrap(),
+                    )
+                    .field_selectors(
+                        aws_sdk_cloudtrail::types::AdvancedFieldSelector::builder()
+                            .field("resources.type")
+                            .equals("AWS::S3::Object")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let out = env.collect(Service::CloudTrail, "us-east-1").await;
+        let docs = support::values(out.docs);
+        let advanced = &docs[0]["AdvancedEventSelectors"];
+        assert_eq!(advanced[0]["Name"], "s3-writes", "{advanced}");
+        assert_eq!(
+            advanced[0]["FieldSelectors"][1],
+            json!({"Field": "resources.type", "Equals": ["AWS::S3::Object"],
+                   "StartsWith": [], "EndsWith": [], "NotEquals": [], "NotStartsWith": [],
+                   "NotEndsWith": []}),
+            "{advanced}"
         );
 
         // Seen from another region it is a shadow trail: not reported there again.

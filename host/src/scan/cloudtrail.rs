@@ -1,5 +1,5 @@
 //! CloudTrail collector: each trail as an `AWS.CloudTrail` document in its home region, with
-//! its logging status, event selectors and tags. Runs once per region; trails seen from other
+//! its logging status, event selectors (basic and advanced) and tags. Runs once per region; trails seen from other
 //! regions (multi-region "shadow" trails) are left to their home region so each is reported once.
 //! A targeted run describes the region's trails and reads details only for those in its scope.
 
@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput;
-use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType, Trail};
+use aws_sdk_cloudtrail::types::{
+    AdvancedEventSelector, AdvancedFieldSelector, DataResource, EventSelector, ReadWriteType, Trail,
+};
 use futures::stream::{self, StreamExt};
 use serde_json::{Map, Value};
 
@@ -111,10 +113,20 @@ async fn trail(
         Err(e) => doc.failed("Tags", e),
     };
     doc.set_result("Status", status.map(Some));
-    doc.set_result(
-        "EventSelectors",
-        selectors.map(|o| Some(o.event_selectors().to_json())),
-    );
+    // One call answers both kinds; a trail uses one or the other, and AdvancedEventSelectors
+    // is null when it uses none (absent data is null).
+    let (basic, advanced) = match selectors {
+        Ok(out) => {
+            let advanced = out.advanced_event_selectors();
+            (
+                Ok(Some(out.event_selectors().to_json())),
+                Ok((!advanced.is_empty()).then(|| advanced.to_json())),
+            )
+        }
+        Err(e) => (Err(e.clone()), Err(e)),
+    };
+    doc.set_result("EventSelectors", basic);
+    doc.set_result("AdvancedEventSelectors", advanced);
     Some(doc)
 }
 
@@ -218,6 +230,19 @@ json_shape! {
     DataResource {
         "Type" => r#type,
         "Values" => values,
+    }
+    AdvancedEventSelector {
+        "Name" => name,
+        "FieldSelectors" => field_selectors,
+    }
+    AdvancedFieldSelector {
+        "Field" => field,
+        "Equals" => equals,
+        "StartsWith" => starts_with,
+        "EndsWith" => ends_with,
+        "NotEquals" => not_equals,
+        "NotStartsWith" => not_starts_with,
+        "NotEndsWith" => not_ends_with,
     }
     GetTrailStatusOutput {
         "IsLogging" => is_logging,
