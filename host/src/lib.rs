@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod aws;
 pub mod cli;
 pub mod compliance;
+pub mod console;
 pub mod engine;
 pub mod events;
 pub mod findings;

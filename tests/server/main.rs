@@ -14,6 +14,7 @@ mod builtin;
 mod api;
 mod auth;
 mod config;
+mod console;
 mod events;
 mod modules;
 mod scans;

@@ -389,10 +389,15 @@ pub async fn get_resource(
     State(state): State<Arc<AppState>>,
     Path((account, id)): Path<(String, String)>,
 ) -> ApiResult<Json<ResourceView>> {
-    let account_id = account_id(state.store.as_ref(), &account)?;
+    Ok(Json(resource_view(&state, &account, &id)?))
+}
+
+/// A resource with the findings of every rule that covers its type.
+pub(crate) fn resource_view(state: &AppState, account: &str, id: &str) -> ApiResult<ResourceView> {
+    let account_id = account_id(state.store.as_ref(), account)?;
     let resource = state
         .store
-        .find_resource(&account_id, &id)?
+        .find_resource(&account_id, id)?
         .ok_or_else(|| ApiError::not_found(format!("no resource {id:?} in account {account}")))?;
     // Findings are keyed by rule: ask each rule that covers this type.
     let current = state.registry.current();
@@ -404,7 +409,7 @@ pub async fn get_resource(
             findings.push(f);
         }
     }
-    Ok(Json(ResourceView { resource, findings }))
+    Ok(ResourceView { resource, findings })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -428,7 +433,7 @@ pub struct FindingParams {
     pub cursor: Option<String>,
 }
 
-fn finding_query(store: &dyn Store, p: FindingParams) -> ApiResult<FindingQuery> {
+pub(crate) fn finding_query(store: &dyn Store, p: FindingParams) -> ApiResult<FindingQuery> {
     let statuses = list(p.status.as_deref())
         .map(|s| match s {
             "pass" => Ok(FindingStatus::Pass),
@@ -1011,7 +1016,7 @@ pub async fn evaluate(
 // Helpers
 
 /// The account id of an account given by name or by 12-digit id.
-fn account_id(store: &dyn Store, account: &str) -> ApiResult<String> {
+pub(crate) fn account_id(store: &dyn Store, account: &str) -> ApiResult<String> {
     crate::store::resolve_account_id(store, account)?
         .ok_or_else(|| ApiError::not_found(format!("no account named {account:?}")))
 }
@@ -1034,12 +1039,12 @@ fn list(raw: Option<&str>) -> impl Iterator<Item = &str> {
 }
 
 /// Cursors are the key of the last item, opaque to clients: URL-safe base64 of a JSON array.
-fn encode_cursor(parts: &[&str]) -> String {
+pub(crate) fn encode_cursor(parts: &[&str]) -> String {
     let json = serde_json::to_vec(parts).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
 }
 
-fn decode_cursor<const N: usize>(cursor: &str) -> ApiResult<[String; N]> {
+pub(crate) fn decode_cursor<const N: usize>(cursor: &str) -> ApiResult<[String; N]> {
     let bad = || ApiError::bad_request("the cursor is not one this server issued");
     let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)

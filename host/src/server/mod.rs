@@ -49,6 +49,8 @@ pub struct AppState {
     /// The real-time path with its queue URL, when a queue is configured.
     pub events: Option<(String, Arc<RealTime>)>,
     pub alerter: Arc<Alerter>,
+    /// Console sign-in sessions.
+    pub console: crate::console::session::Sessions,
 }
 
 impl AppState {
@@ -190,6 +192,7 @@ impl Server {
             account_changes: tokio::sync::Mutex::new(()),
             events,
             alerter,
+            console: Default::default(),
         });
         state.refresh_gauges();
         let mut stop = stop;
@@ -311,6 +314,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
+        // The console signs in with a session cookie of its own, not a bearer token.
+        .merge(crate::console::router())
         .route("/healthz", get(healthz))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
@@ -513,6 +518,7 @@ mod tests {
             account_changes: tokio::sync::Mutex::new(()),
             events: None,
             alerter,
+            console: Default::default(),
         }))
     }
 

@@ -1,0 +1,767 @@
+//! The web console: server-rendered pages at `/` over the same store, registry and scheduler
+//! the API uses — findings, resources, rules and accounts — for people signed in with a token.
+//! Handlers only parse, authorize and delegate; every page is an askama template under
+//! `host/templates/console/`, escaped by default (resource documents are attacker-controlled
+//! text). Sessions and CSRF tokens are `session.rs`'s. No scripts, no external assets: the
+//! stylesheet is embedded in the binary.
+
+pub mod session;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
+
+use self::session::Viewer;
+use crate::server::AppState;
+use crate::server::api::{self, FindingParams};
+use crate::server::error::ApiError;
+use crate::store::{FindingRecord, FindingSummary, ResourceQuery, ScanTrigger};
+
+/// Rows a list page shows at once.
+const PAGE: usize = 50;
+
+/// The console's routes; they authenticate with the session cookie, not a bearer token.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/findings") }))
+        .route("/console.css", get(stylesheet))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/findings", get(findings))
+        .route("/resources", get(resources))
+        .route("/resources/{account}/{*id}", get(resource))
+        .route("/rules", get(rules))
+        .route("/rules/{id}", post(switch_rule))
+        .route("/suppressions", post(suppress))
+        .route("/accounts", get(accounts))
+        .route("/accounts/{name}/scan", post(scan_now))
+        .layer(middleware::from_fn(hardening))
+}
+
+/// Headers every console answer carries: nothing but this origin's stylesheet and forms, no
+/// framing, no caching of pages that show findings.
+async fn hardening(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("console.css"),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing in
+
+/// What the page chrome needs of the viewer.
+struct Nav {
+    role: &'static str,
+    csrf: String,
+}
+
+impl From<&Viewer> for Nav {
+    fn from(viewer: &Viewer) -> Self {
+        Nav {
+            role: if viewer.is_admin() { "admin" } else { "reader" },
+            csrf: viewer.csrf.clone(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+struct LoginPage {
+    nav: Option<Nav>,
+    error: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "console/error.html")]
+struct ErrorPage {
+    nav: Option<Nav>,
+    title: String,
+    message: String,
+}
+
+/// A template as an HTML answer.
+fn page(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a console page failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page failed to render",
+            )
+                .into_response()
+        }
+    }
+}
+
+fn error_page(viewer: Option<&Viewer>, status: StatusCode, message: impl Into<String>) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error").to_owned();
+    page(
+        status,
+        &ErrorPage {
+            nav: viewer.map(Nav::from),
+            title,
+            message: message.into(),
+        },
+    )
+}
+
+fn api_failure(viewer: &Viewer, e: ApiError) -> Response {
+    error_page(Some(viewer), e.status, e.message)
+}
+
+/// The signed-in viewer of a request, if any.
+fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(session::from_cookie_header)
+        .and_then(|id| state.console.viewer(id))
+}
+
+/// Why a console request is not served.
+enum Refusal {
+    /// No session: sign in first.
+    SignIn,
+    /// A change without a session.
+    Unauthorized,
+    /// A change a session may not make.
+    Forbidden(Box<Viewer>, &'static str),
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::SignIn => Redirect::to("/login").into_response(),
+            Refusal::Unauthorized => error_page(None, StatusCode::UNAUTHORIZED, "sign in first"),
+            Refusal::Forbidden(viewer, why) => {
+                error_page(Some(&viewer), StatusCode::FORBIDDEN, why)
+            }
+        }
+    }
+}
+
+/// The viewer, or the answer that sends the browser to sign in.
+fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Refusal> {
+    viewer(state, headers).ok_or(Refusal::SignIn)
+}
+
+/// The viewer of a form that changes something: an admin whose form carries the session's CSRF
+/// token. Anything else is refused before the change is looked at.
+fn admin_form(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Viewer, Refusal> {
+    let viewer = viewer(state, headers).ok_or(Refusal::Unauthorized)?;
+    if !viewer.csrf_matches(csrf) {
+        return Err(Refusal::Forbidden(
+            Box::new(viewer),
+            "the form is stale or came from another site: reload the page and try again",
+        ));
+    }
+    if !viewer.is_admin() {
+        return Err(Refusal::Forbidden(
+            Box::new(viewer),
+            "this change needs an admin token",
+        ));
+    }
+    Ok(viewer)
+}
+
+async fn login_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if viewer(&state, &headers).is_some() {
+        return Redirect::to("/findings").into_response();
+    }
+    page(
+        StatusCode::OK,
+        &LoginPage {
+            nav: None,
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login(State(state): State<Arc<AppState>>, Form(form): Form<LoginForm>) -> Response {
+    let Some(role) = state.tokens.role(form.token.trim()) else {
+        tracing::info!("console sign-in refused");
+        return page(
+            StatusCode::UNAUTHORIZED,
+            &LoginPage {
+                nav: None,
+                error: Some("That token is not valid here."),
+            },
+        );
+    };
+    let id = state.console.open(role);
+    tracing::info!(role = ?role, "console sign-in");
+    let mut response = Redirect::to("/findings").into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(&id)) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some(viewer) = viewer(&state, &headers)
+        && viewer.csrf_matches(&form.csrf)
+        && let Some(id) = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(session::from_cookie_header)
+    {
+        state.console.close(id);
+    }
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&session::clear_cookie()) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+// ---------------------------------------------------------------------------------------------
+// Findings
+
+/// The findings page's filters, echoed into its form. Empty fields mean "any".
+#[derive(Debug, Default, Deserialize)]
+struct FindingFilters {
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    rule: String,
+    #[serde(default)]
+    resource_type: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+struct RuleRow {
+    id: String,
+    title: String,
+    severity: String,
+    count: u64,
+}
+
+#[derive(Template)]
+#[template(path = "console/findings.html")]
+struct FindingsPage {
+    nav: Option<Nav>,
+    summary: FindingSummary,
+    by_rule: Vec<RuleRow>,
+    filters: FindingFilters,
+    total: u64,
+    findings: Vec<FindingRecord>,
+    next: Option<String>,
+}
+
+/// A query string of `pairs`, empty values left out.
+fn query_string(pairs: &[(&str, &str)]) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        out.append_pair(k, v);
+    }
+    out.finish()
+}
+
+async fn findings(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(filters): Query<FindingFilters>,
+) -> Response {
+    let viewer = match signed_in(&state, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let params = |cursor: Option<String>, limit: usize| FindingParams {
+        status: non_empty(&filters.status),
+        severity: non_empty(&filters.severity),
+        rule: non_empty(&filters.rule),
+        account: non_empty(&filters.account),
+        resource_type: non_empty(&filters.resource_type),
+        include_closed: false,
+        limit: Some(limit),
+        cursor,
+    };
+    let store = state.store.clone();
+    let list = api::finding_query(store.as_ref(), params(non_empty(&filters.cursor), PAGE));
+    // The summary covers the account filter only: the whole picture the list narrows.
+    let overall = api::finding_query(
+        store.as_ref(),
+        FindingParams {
+            status: None,
+            severity: None,
+            rule: None,
+            resource_type: None,
+            ..params(None, 1)
+        },
+    );
+    let (query, overall) = match (list, overall) {
+        (Ok(q), Ok(o)) => (q, o),
+        (Err(e), _) | (_, Err(e)) => return api_failure(&viewer, e),
+    };
+    let answer = tokio::task::spawn_blocking(move || {
+        Ok::<_, crate::store::StoreError>((
+            store.summarize_findings(&overall)?,
+            store.query_findings(&query)?,
+        ))
+    })
+    .await;
+    let (summary, found) = match answer {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(e)) => return api_failure(&viewer, e.into()),
+        Err(e) => return api_failure(&viewer, ApiError::internal(e.to_string())),
+    };
+    let current = state.registry.current();
+    let mut by_rule: Vec<RuleRow> = summary
+        .failing_by_rule
+        .iter()
+        .map(|(id, count)| {
+            let rule = current.rule(id);
+            RuleRow {
+                id: id.clone(),
+                title: rule.as_ref().map(|r| r.title.clone()).unwrap_or_default(),
+                severity: rule.map(|r| r.severity).unwrap_or_default(),
+                count: *count,
+            }
+        })
+        .collect();
+    by_rule.sort_by(|a, b| b.count.cmp(&a.count).then(a.id.cmp(&b.id)));
+    let next = found.next.map(|(rule, resource)| {
+        query_string(&[
+            ("account", &filters.account),
+            ("status", &filters.status),
+            ("severity", &filters.severity),
+            ("rule", &filters.rule),
+            ("resource_type", &filters.resource_type),
+            ("cursor", &api::encode_cursor(&[&rule, &resource])),
+        ])
+    });
+    page(
+        StatusCode::OK,
+        &FindingsPage {
+            nav: Some(Nav::from(&viewer)),
+            summary,
+            by_rule,
+            total: found.total,
+            findings: found.findings,
+            filters,
+            next,
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resources
+
+#[derive(Debug, Default, Deserialize)]
+struct ResourceFilters {
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    resource_type: String,
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+struct ResourceRow {
+    account_id: String,
+    resource_id: String,
+    resource_type: String,
+    region: String,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/resources.html")]
+struct ResourcesPage {
+    nav: Option<Nav>,
+    filters: ResourceFilters,
+    resources: Vec<ResourceRow>,
+    next: Option<String>,
+}
+
+async fn resources(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(filters): Query<ResourceFilters>,
+) -> Response {
+    let viewer = match signed_in(&state, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let store = state.store.clone();
+    let account_id = match non_empty(&filters.account)
+        .map(|a| api::account_id(store.as_ref(), &a))
+        .transpose()
+    {
+        Ok(a) => a,
+        Err(e) => return api_failure(&viewer, e),
+    };
+    let after = match non_empty(&filters.cursor)
+        .map(|c| api::decode_cursor::<3>(&c).map(|[a, b, c]| (a, b, c)))
+        .transpose()
+    {
+        Ok(a) => a,
+        Err(e) => return api_failure(&viewer, e),
+    };
+    let query = ResourceQuery {
+        account_id,
+        resource_type: non_empty(&filters.resource_type),
+        region: non_empty(&filters.region),
+        id_glob: non_empty(&filters.id),
+        include_deleted: false,
+        after,
+        limit: PAGE,
+    };
+    let found = match tokio::task::spawn_blocking(move || store.query_resources(&query)).await {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => return api_failure(&viewer, e.into()),
+        Err(e) => return api_failure(&viewer, ApiError::internal(e.to_string())),
+    };
+    let next = found.next.map(|(a, t, i)| {
+        query_string(&[
+            ("account", &filters.account),
+            ("resource_type", &filters.resource_type),
+            ("region", &filters.region),
+            ("id", &filters.id),
+            ("cursor", &api::encode_cursor(&[&a, &t, &i])),
+        ])
+    });
+    let resources = found
+        .resources
+        .into_iter()
+        .map(|r| ResourceRow {
+            updated: r.updated_at.format(&Rfc3339).unwrap_or_default(),
+            account_id: r.account_id,
+            resource_id: r.resource_id,
+            resource_type: r.resource_type,
+            region: r.region,
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        &ResourcesPage {
+            nav: Some(Nav::from(&viewer)),
+            filters,
+            resources,
+            next,
+        },
+    )
+}
+
+struct FindingRow {
+    rule_id: String,
+    title: String,
+    severity: String,
+    status: &'static str,
+    message: String,
+    remediation: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/resource.html")]
+struct ResourcePage {
+    nav: Option<Nav>,
+    nav_admin: bool,
+    csrf: String,
+    account_id: String,
+    resource_id: String,
+    resource_type: String,
+    region: String,
+    deleted: bool,
+    findings: Vec<FindingRow>,
+    /// The document, pretty-printed; the template escapes it.
+    document: String,
+}
+
+async fn resource(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((account, id)): Path<(String, String)>,
+) -> Response {
+    let viewer = match signed_in(&state, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let view = match api::resource_view(&state, &account, &id) {
+        Ok(view) => view,
+        Err(e) => return api_failure(&viewer, e),
+    };
+    let current = state.registry.current();
+    let findings = view
+        .findings
+        .iter()
+        .map(|f| {
+            let rule = current.rule(&f.rule_id);
+            FindingRow {
+                rule_id: f.rule_id.clone(),
+                title: rule.as_ref().map(|r| r.title.clone()).unwrap_or_default(),
+                remediation: rule.map(|r| r.remediation).unwrap_or_default(),
+                severity: f.severity.clone(),
+                status: f.status.as_str(),
+                message: f.message.clone().unwrap_or_default(),
+            }
+        })
+        .collect();
+    let r = view.resource;
+    page(
+        StatusCode::OK,
+        &ResourcePage {
+            nav: Some(Nav::from(&viewer)),
+            nav_admin: viewer.is_admin(),
+            csrf: viewer.csrf.clone(),
+            document: serde_json::to_string_pretty(&r.document).unwrap_or_default(),
+            deleted: r.deleted_at.is_some(),
+            account_id: r.account_id,
+            resource_id: r.resource_id,
+            resource_type: r.resource_type,
+            region: r.region,
+            findings,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct SuppressForm {
+    csrf: String,
+    rule_id: String,
+    resource_id: String,
+    account: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// "Suppress for this resource": failures of the rule on exactly this resource id.
+async fn suppress(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<SuppressForm>,
+) -> Response {
+    let viewer = match admin_form(&state, &headers, &form.csrf) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let registry = state.registry.clone();
+    let pattern = glob_literal(&form.resource_id);
+    let reason = non_empty(&form.reason);
+    let rule_id = form.rule_id.clone();
+    match tokio::task::spawn_blocking(move || registry.add_suppression(&rule_id, &pattern, reason))
+        .await
+    {
+        Ok(Ok(s)) => {
+            tracing::info!(rule = %s.rule_id, suppression = %s.id, "suppression added from the console");
+            Redirect::to(&format!(
+                "/resources/{}/{}",
+                urlencode(&form.account),
+                urlencode(&form.resource_id)
+            ))
+            .into_response()
+        }
+        Ok(Err(e)) => api_failure(&viewer, e.into()),
+        Err(e) => api_failure(&viewer, ApiError::internal(e.to_string())),
+    }
+}
+
+/// A suppression pattern matching exactly `id`: the glob's wildcards escaped.
+fn glob_literal(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for c in id.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Percent-encodes a path segment's characters that are not unreserved (slashes kept).
+fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace("%2F", "/")
+        .replace('+', "%20")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules and accounts
+
+#[derive(Template)]
+#[template(path = "console/rules.html")]
+struct RulesPage {
+    nav: Option<Nav>,
+    nav_admin: bool,
+    csrf: String,
+    rules: Vec<crate::registry::RuleInfo>,
+}
+
+async fn rules(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let viewer = match signed_in(&state, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    page(
+        StatusCode::OK,
+        &RulesPage {
+            nav: Some(Nav::from(&viewer)),
+            nav_admin: viewer.is_admin(),
+            csrf: viewer.csrf.clone(),
+            rules: state.registry.current().rules(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct SwitchForm {
+    csrf: String,
+    enabled: bool,
+}
+
+async fn switch_rule(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<SwitchForm>,
+) -> Response {
+    let viewer = match admin_form(&state, &headers, &form.csrf) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let registry = state.registry.clone();
+    match tokio::task::spawn_blocking(move || registry.set_rule_enabled(&id, form.enabled)).await {
+        Ok(Ok(rule)) => {
+            state.refresh_gauges();
+            tracing::info!(rule = %rule.id, enabled = rule.enabled, "rule switched from the console");
+            Redirect::to("/rules").into_response()
+        }
+        Ok(Err(e)) => api_failure(&viewer, e.into()),
+        Err(e) => api_failure(&viewer, ApiError::internal(e.to_string())),
+    }
+}
+
+struct AccountRow {
+    name: String,
+    account_id: String,
+    last_scan: String,
+    issues: usize,
+}
+
+#[derive(Template)]
+#[template(path = "console/accounts.html")]
+struct AccountsPage {
+    nav: Option<Nav>,
+    nav_admin: bool,
+    csrf: String,
+    accounts: Vec<AccountRow>,
+}
+
+async fn accounts(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let viewer = match signed_in(&state, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let store = state.store.clone();
+    let rows = tokio::task::spawn_blocking(move || {
+        store
+            .list_accounts()?
+            .into_iter()
+            .map(|a| {
+                let last = store.last_scan(&a.name)?;
+                Ok(AccountRow {
+                    last_scan: last
+                        .as_ref()
+                        .and_then(|s| s.finished_at.format(&Rfc3339).ok())
+                        .unwrap_or_else(|| "never".to_owned()),
+                    issues: last.map_or(0, |s| s.issues.len()),
+                    name: a.name,
+                    account_id: a.account_id,
+                })
+            })
+            .collect::<Result<Vec<_>, crate::store::StoreError>>()
+    })
+    .await;
+    let accounts = match rows {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(e)) => return api_failure(&viewer, e.into()),
+        Err(e) => return api_failure(&viewer, ApiError::internal(e.to_string())),
+    };
+    page(
+        StatusCode::OK,
+        &AccountsPage {
+            nav: Some(Nav::from(&viewer)),
+            nav_admin: viewer.is_admin(),
+            csrf: viewer.csrf.clone(),
+            accounts,
+        },
+    )
+}
+
+async fn scan_now(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let viewer = match admin_form(&state, &headers, &form.csrf) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    match state.scheduler.enqueue(&name, ScanTrigger::Manual) {
+        Ok(_) => Redirect::to("/accounts").into_response(),
+        Err(e) => api_failure(&viewer, e.into()),
+    }
+}

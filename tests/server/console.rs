@@ -1,0 +1,285 @@
+//! The web console on a real socket: signing in with a token (an HttpOnly, SameSite=Strict
+//! session cookie), pages for findings, resources, rules and accounts, admin controls only for
+//! admins, CSRF-checked changes, and attacker-controlled text escaped.
+
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use palisade::store::{FindingRecord, FindingStatus, ResourceRecord, SledStore, Store};
+
+use crate::service::{ADMIN, Config, READER, Service, send};
+
+const ACCOUNT: &str = "123456789012";
+const HOSTILE: &str = "<script>alert('pwned')</script>";
+const BUCKET: &str = "arn:aws:s3:::evil-<b>bucket</b>";
+const RULE: &str = "AWS.S3.Bucket.Encryption";
+
+/// A browser without a cookie jar or redirects: each step is visible.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs in with `token`; the session cookie (`name=value`).
+async fn sign_in(service: &Service, token: &str) -> String {
+    let response = browser()
+        .post(service.url("/login"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/findings");
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains(token),
+        "the token itself is not the cookie"
+    );
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// GET `path` with `cookie`: status and body.
+async fn get(service: &Service, cookie: &str, path: &str) -> (StatusCode, String) {
+    let response = browser()
+        .get(service.url(path))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+/// POST a form with `cookie`: status and `Location`.
+async fn post(
+    service: &Service,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let response = browser()
+        .post(service.url(path))
+        .header(COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (response.status(), location)
+}
+
+/// The session's CSRF token, from the sign-out form every page carries.
+fn csrf(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    page[at..at + 64].to_owned()
+}
+
+/// A bucket whose name, tags and finding message are attacker-controlled markup.
+fn seed(data: &std::path::Path) {
+    let store = SledStore::open(&data.join("store")).unwrap();
+    let now = OffsetDateTime::now_utc();
+    store
+        .put_resource(&ResourceRecord {
+            account_id: ACCOUNT.into(),
+            resource_type: "AWS.S3.Bucket".into(),
+            resource_id: BUCKET.into(),
+            region: "us-east-1".into(),
+            document: json!({"ResourceId": BUCKET, "ResourceType": "AWS.S3.Bucket",
+                             "AccountId": ACCOUNT, "Region": "us-east-1", "Name": "evil",
+                             "Tags": {"owner": HOSTILE}}),
+            updated_at: now,
+            deleted_at: None,
+        })
+        .unwrap();
+    store
+        .put_finding(&FindingRecord {
+            rule_id: RULE.into(),
+            resource_id: BUCKET.into(),
+            account_id: ACCOUNT.into(),
+            resource_type: "AWS.S3.Bucket".into(),
+            region: "us-east-1".into(),
+            status: FindingStatus::Fail,
+            message: Some(format!("bucket {HOSTILE} has no default encryption")),
+            severity: "high".into(),
+            first_seen: now,
+            last_seen: now,
+            status_changed_at: now,
+            closed_at: None,
+        })
+        .unwrap();
+    store.flush().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_signs_in_shows_pages_escapes_and_guards_changes() {
+    let data = tempfile::tempdir().unwrap();
+    seed(data.path());
+    let service = Service::start(data.path(), &Config::default());
+
+    // Signed out: every page sends the browser to sign in; the sign-in page is hardened.
+    for path in ["/", "/findings", "/resources", "/rules", "/accounts"] {
+        let response = browser().get(service.url(path)).send().await.unwrap();
+        assert!(response.status().is_redirection(), "{path}");
+        let target = response.headers()[LOCATION].to_str().unwrap();
+        assert!(
+            ["/login", "/findings"].contains(&target),
+            "{path} -> {target}"
+        );
+    }
+    let response = browser().get(service.url("/login")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let csp = response.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+    // A wrong token is refused, and no session starts.
+    let response = browser()
+        .post(service.url("/login"))
+        .form(&[("token", "not-a-token-of-this-service")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers().get(SET_COOKIE).is_none());
+    // A forged cookie is no session.
+    let (status, _) = get(&service, "palisade_session=forged", "/findings").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    // A reader sees every page and no admin control.
+    let reader = sign_in(&service, READER).await;
+    let (status, findings) = get(&service, &reader, "/findings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(findings.contains(RULE), "{findings}");
+    let (status, resource) = get(
+        &service,
+        &reader,
+        &format!("/resources/{ACCOUNT}/{}", urlencode(BUCKET)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{resource}");
+    // Attacker-controlled text is shown, escaped, never as markup.
+    for page in [&findings, &resource] {
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(!page.contains("<b>bucket</b>"), "{page}");
+    }
+    assert!(
+        resource.contains("&#60;script&#62;alert(&#39;pwned&#39;)"),
+        "{resource}"
+    );
+    assert!(!resource.contains("Suppress for this resource"));
+    let (_, rules) = get(&service, &reader, "/rules").await;
+    assert!(
+        rules.contains(RULE) && !rules.contains("Switch off"),
+        "{rules}"
+    );
+    let (_, accounts) = get(&service, &reader, "/accounts").await;
+    assert!(!accounts.contains("Scan now"));
+    // Even with its own CSRF token, a reader cannot change a rule.
+    let token = csrf(&rules);
+    let (status, _) = post(
+        &service,
+        &reader,
+        &format!("/rules/{RULE}"),
+        &[("csrf", &token), ("enabled", "false")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // An admin changes a rule only with the session's CSRF token.
+    let admin = sign_in(&service, ADMIN).await;
+    let (_, rules) = get(&service, &admin, "/rules").await;
+    assert!(rules.contains("Switch off"));
+    let token = csrf(&rules);
+    assert_ne!(token, csrf(&findings), "each session has its own token");
+    for forged in ["", "0".repeat(64).as_str(), csrf(&findings).as_str()] {
+        let (status, _) = post(
+            &service,
+            &admin,
+            &format!("/rules/{RULE}"),
+            &[("csrf", forged), ("enabled", "false")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "csrf {forged:?}");
+    }
+    let (status, rule) = service.get(&format!("/api/v1/rules/{RULE}")).await;
+    assert_eq!((status, &rule["enabled"]), (StatusCode::OK, &json!(true)));
+    let (status, location) = post(
+        &service,
+        &admin,
+        &format!("/rules/{RULE}"),
+        &[("csrf", &token), ("enabled", "false")],
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/rules")
+    );
+    let (_, rule) = service.get(&format!("/api/v1/rules/{RULE}")).await;
+    assert_eq!(rule["enabled"], false, "{rule}");
+
+    // "Suppress for this resource" turns that one failure into `suppressed`.
+    let (status, _) = post(
+        &service,
+        &admin,
+        &format!("/rules/{RULE}"),
+        &[("csrf", &token), ("enabled", "true")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, location) = post(
+        &service,
+        &admin,
+        "/suppressions",
+        &[
+            ("csrf", &token),
+            ("rule_id", RULE),
+            ("resource_id", BUCKET),
+            ("account", ACCOUNT),
+            ("reason", "test bucket"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    let (status, suppressions) = service.get("/api/v1/suppressions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(suppressions[0]["rule_id"], RULE, "{suppressions}");
+    assert_eq!(suppressions[0]["reason"], "test bucket", "{suppressions}");
+
+    // Signing out ends the session on the server, not only in the browser.
+    let (status, _) = post(&service, &admin, "/logout", &[("csrf", &token)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _) = get(&service, &admin, "/rules").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // The API still wants its bearer token: a console cookie is not one.
+    let (status, _) = send(
+        browser()
+            .request(Method::GET, service.url("/api/v1/rules"))
+            .header(COOKIE, &reader),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    service.stop();
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
