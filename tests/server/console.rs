@@ -283,3 +283,151 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_an_account_runs_its_baseline_scan_and_shows_its_findings() {
+    let data = tempfile::tempdir().unwrap();
+    let config = Config {
+        endpoint: crate::support::emulator().endpoint.clone(),
+        ..Config::default()
+    };
+    let service = Service::start(data.path(), &config);
+    let env = crate::support::Env::new().await;
+    let id = env.account.account_id.clone();
+    // A world-open SSH group for the baseline scan to find.
+    let ec2 = env.session.ec2("us-east-1");
+    let group = ec2
+        .create_security_group()
+        .group_name("wizard-ssh")
+        .description("ssh from anywhere")
+        .send()
+        .await
+        .unwrap();
+    ec2.authorize_security_group_ingress()
+        .group_id(group.group_id().unwrap())
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+
+    // Readers cannot connect accounts.
+    let reader = sign_in(&service, READER).await;
+    let (status, _) = get(&service, &reader, "/accounts/new").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let admin = sign_in(&service, ADMIN).await;
+    let (status, form) = get(&service, &admin, "/accounts/new").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains("Continue setup"), "{form}");
+    let token = csrf(&form);
+    let details = |account_id: &str| {
+        vec![
+            ("csrf", token.clone()),
+            ("name", "wizard".to_owned()),
+            ("account_id", account_id.to_owned()),
+            ("excluded_regions", "ap-south-2, me-central-1".to_owned()),
+            ("excluded_resource_types", "AWS.EC2.AMI".to_owned()),
+            (
+                "excluded_resources",
+                "us-east-1=arn:aws:s3:::scratch-*".to_owned(),
+            ),
+        ]
+    };
+    // A bad account id is refused in place, keeping what was typed.
+    let mut bad = details("12345");
+    bad.push(("step", "continue".to_owned()));
+    let response = browser()
+        .post(service.url("/accounts/new"))
+        .header(COOKIE, &admin)
+        .form(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("12345") && page.contains("role=\"alert\""),
+        "{page}"
+    );
+
+    // Continue: the role step, with a fresh external id, the template and the console link.
+    let mut good = details(&id);
+    good.push(("step", "continue".to_owned()));
+    let response = browser()
+        .post(service.url("/accounts/new"))
+        .header(COOKIE, &admin)
+        .form(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Save source"), "{page}");
+    assert!(page.contains("https://console.aws.amazon.com/cloudformation/home"));
+    let at = page.find("name=\"external_id\" value=\"").unwrap() + 26;
+    let external_id = page[at..at + 32].to_owned();
+    let (status, template) = get(
+        &service,
+        &admin,
+        &format!("/accounts/new/template?account_id={id}&external_id={external_id}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let template: serde_json::Value = serde_json::from_str(&template).unwrap();
+    assert_eq!(
+        template["Parameters"]["ExternalId"]["Default"],
+        external_id.as_str()
+    );
+
+    // Save source: the account is stored and its baseline scan runs.
+    let mut save = details(&id);
+    save.extend([
+        ("external_id", external_id.clone()),
+        ("role_arn", env.account.role_arn.clone()),
+        ("step", "save".to_owned()),
+    ]);
+    let response = browser()
+        .post(service.url("/accounts/new"))
+        .header(COOKIE, &admin)
+        .form(&save)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/accounts/wizard");
+    let (status, account) = service.get("/api/v1/accounts/wizard").await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    assert_eq!(account["account_id"], id.as_str());
+    assert_eq!(account["external_id"], external_id.as_str());
+    assert_eq!(account["excluded_resource_types"], json!(["AWS.EC2.AMI"]));
+
+    // The account page follows the scan, then offers the real-time set-up.
+    let mut page = String::new();
+    for _ in 0..240 {
+        let (status, body) = get(&service, &admin, "/accounts/wizard").await;
+        assert_eq!(status, StatusCode::OK);
+        page = body;
+        if page.contains("scan: finished") || page.contains("scan: failed") {
+            break;
+        }
+        assert!(
+            page.contains("http-equiv=\"refresh\""),
+            "a running scan refreshes: {page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(page.contains("Baseline scan: finished"), "{page}");
+    assert!(page.contains("Finish setup"), "{page}");
+    let (status, findings) = get(
+        &service,
+        &admin,
+        &format!("/findings?account={id}&status=fail&rule=AWS.SecurityGroup.AdministrativeIngress"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(findings.contains(group.group_id().unwrap()), "{findings}");
+    service.stop();
+}

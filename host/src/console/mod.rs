@@ -5,6 +5,7 @@
 //! text). Sessions and CSRF tokens are `session.rs`'s. No scripts, no external assets: the
 //! stylesheet is embedded in the binary.
 
+mod accounts;
 pub mod session;
 
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use self::session::Viewer;
 use crate::server::AppState;
 use crate::server::api::{self, FindingParams};
 use crate::server::error::ApiError;
-use crate::store::{FindingRecord, FindingSummary, ResourceQuery, ScanTrigger};
+use crate::store::{FindingRecord, FindingSummary, ResourceQuery};
 
 /// Rows a list page shows at once.
 const PAGE: usize = 50;
@@ -41,8 +42,15 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/rules", get(rules))
         .route("/rules/{id}", post(switch_rule))
         .route("/suppressions", post(suppress))
-        .route("/accounts", get(accounts))
-        .route("/accounts/{name}/scan", post(scan_now))
+        .route("/accounts", get(accounts::accounts))
+        .route(
+            "/accounts/new",
+            get(accounts::connect).post(accounts::connect_step),
+        )
+        .route("/accounts/new/template", get(accounts::role_template))
+        .route("/accounts/events-template", get(accounts::events_template))
+        .route("/accounts/{name}", get(accounts::account))
+        .route("/accounts/{name}/scan", post(accounts::scan_now))
         .layer(middleware::from_fn(hardening))
 }
 
@@ -690,78 +698,5 @@ async fn switch_rule(
         }
         Ok(Err(e)) => api_failure(&viewer, e.into()),
         Err(e) => api_failure(&viewer, ApiError::internal(e.to_string())),
-    }
-}
-
-struct AccountRow {
-    name: String,
-    account_id: String,
-    last_scan: String,
-    issues: usize,
-}
-
-#[derive(Template)]
-#[template(path = "console/accounts.html")]
-struct AccountsPage {
-    nav: Option<Nav>,
-    nav_admin: bool,
-    csrf: String,
-    accounts: Vec<AccountRow>,
-}
-
-async fn accounts(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let viewer = match signed_in(&state, &headers) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    let store = state.store.clone();
-    let rows = tokio::task::spawn_blocking(move || {
-        store
-            .list_accounts()?
-            .into_iter()
-            .map(|a| {
-                let last = store.last_scan(&a.name)?;
-                Ok(AccountRow {
-                    last_scan: last
-                        .as_ref()
-                        .and_then(|s| s.finished_at.format(&Rfc3339).ok())
-                        .unwrap_or_else(|| "never".to_owned()),
-                    issues: last.map_or(0, |s| s.issues.len()),
-                    name: a.name,
-                    account_id: a.account_id,
-                })
-            })
-            .collect::<Result<Vec<_>, crate::store::StoreError>>()
-    })
-    .await;
-    let accounts = match rows {
-        Ok(Ok(rows)) => rows,
-        Ok(Err(e)) => return api_failure(&viewer, e.into()),
-        Err(e) => return api_failure(&viewer, ApiError::internal(e.to_string())),
-    };
-    page(
-        StatusCode::OK,
-        &AccountsPage {
-            nav: Some(Nav::from(&viewer)),
-            nav_admin: viewer.is_admin(),
-            csrf: viewer.csrf.clone(),
-            accounts,
-        },
-    )
-}
-
-async fn scan_now(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    let viewer = match admin_form(&state, &headers, &form.csrf) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    match state.scheduler.enqueue(&name, ScanTrigger::Manual) {
-        Ok(_) => Redirect::to("/accounts").into_response(),
-        Err(e) => api_failure(&viewer, e.into()),
     }
 }

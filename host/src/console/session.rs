@@ -49,7 +49,7 @@ pub struct Sessions {
     open: Mutex<HashMap<[u8; 32], Session>>,
 }
 
-fn random_hex() -> String {
+pub(crate) fn random_hex() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the OS random source works");
     hex::encode(bytes)
