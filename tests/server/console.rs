@@ -431,3 +431,105 @@ async fn connecting_an_account_runs_its_baseline_scan_and_shows_its_findings() {
     assert!(findings.contains(group.group_id().unwrap()), "{findings}");
     service.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modules_upload_from_the_page_and_rule_settings_are_edited_in_place() {
+    let data = tempfile::tempdir().unwrap();
+    let service = Service::start(data.path(), &Config::default());
+    let admin = sign_in(&service, ADMIN).await;
+    let (status, page) = get(&service, &admin, "/modules").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("aws-iam") && page.contains("built in"),
+        "{page}"
+    );
+    let token = csrf(&page);
+    let upload = |name: &str, bytes: Vec<u8>, csrf: &str| {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.to_owned())
+            .text("name", name.to_owned())
+            .part(
+                "module",
+                reqwest::multipart::Part::bytes(bytes).file_name("pack.wasm"),
+            );
+        browser()
+            .post(service.url("/modules"))
+            .header(COOKIE, &admin)
+            .multipart(form)
+            .send()
+    };
+
+    // A file that is no component is refused in place, and nothing changes.
+    let response = upload("hot", b"\0asm not really".to_vec(), &token)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("role=\"alert\"") && page.contains("module rejected"),
+        "{page}"
+    );
+    // Without the session's CSRF token the upload is refused before it is looked at.
+    let hot = palisade_test_fixtures::read(palisade_test_fixtures::HOTLOAD_V1);
+    let response = upload("hot", hot.clone(), "forged").await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // A real module serves, with its rules listed.
+    let response = upload("hot", hot, &token).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, page) = get(&service, &admin, "/modules").await;
+    assert!(
+        page.contains("Hot.Bucket.Named") && page.contains("#1"),
+        "{page}"
+    );
+    let (status, rule) = service.get("/api/v1/rules/Hot.Bucket.Named").await;
+    assert_eq!(status, StatusCode::OK, "{rule}");
+    // Removed from the page, it serves no more.
+    let (status, _) = post(&service, &admin, "/modules/hot/delete", &[("csrf", &token)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _) = service.get("/api/v1/rules/Hot.Bucket.Named").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A rule's page shows its settings; bad values are refused in place with the reason.
+    let path = "/rules/AWS.AccessKey.Rotation";
+    let (status, page) = get(&service, &admin, path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("max-age-days") && page.contains("CIS-AWS-7.0:2.12"),
+        "{page}"
+    );
+    for (values, why) in [
+        ("{\"max-age-days\": \"ninety\"}", "must be"),
+        ("{\"max-age-dayz\": 30}", "unknown setting"),
+        ("[1, 2]", "not a JSON object"),
+    ] {
+        let response = browser()
+            .post(service.url(&format!("{path}/settings")))
+            .header(COOKIE, &admin)
+            .form(&[("csrf", token.as_str()), ("settings", values)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{values}"
+        );
+        let page = response.text().await.unwrap();
+        assert!(page.contains(why), "{values}: {page}");
+    }
+    let (status, _) = post(
+        &service,
+        &admin,
+        &format!("{path}/settings"),
+        &[("csrf", &token), ("settings", "{\"max-age-days\": 45}")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, rule) = service.get("/api/v1/rules/AWS.AccessKey.Rotation").await;
+    assert_eq!(rule["settings"]["max-age-days"], 45, "{rule}");
+    // A reader sees the settings but no editor.
+    let reader = sign_in(&service, READER).await;
+    let (_, page) = get(&service, &reader, path).await;
+    assert!(page.contains("max-age-days") && !page.contains("Save settings"));
+    service.stop();
+}

@@ -6,13 +6,15 @@
 //! stylesheet is embedded in the binary.
 
 mod accounts;
+mod modules;
+mod rules;
 pub mod session;
 
 use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Form, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -30,7 +32,7 @@ use crate::store::{FindingRecord, FindingSummary, ResourceQuery};
 const PAGE: usize = 50;
 
 /// The console's routes; they authenticate with the session cookie, not a bearer token.
-pub fn router() -> Router<Arc<AppState>> {
+pub fn router(max_upload_bytes: usize) -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/findings") }))
         .route("/console.css", get(stylesheet))
@@ -40,7 +42,16 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/resources", get(resources))
         .route("/resources/{account}/{*id}", get(resource))
         .route("/rules", get(rules))
-        .route("/rules/{id}", post(switch_rule))
+        .route("/rules/{id}", get(rules::rule).post(switch_rule))
+        .route("/rules/{id}/settings", post(rules::save_settings))
+        .route(
+            "/modules",
+            get(modules::modules)
+                .post(modules::upload)
+                .layer(DefaultBodyLimit::max(max_upload_bytes)),
+        )
+        .route("/modules/{name}/rollback", post(modules::rollback))
+        .route("/modules/{name}/delete", post(modules::remove))
         .route("/suppressions", post(suppress))
         .route("/accounts", get(accounts::accounts))
         .route(

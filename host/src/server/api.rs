@@ -786,7 +786,7 @@ async fn read_multipart(mut multipart: Multipart) -> ApiResult<(Vec<u8>, Option<
 }
 
 /// With trusted keys configured every module must carry a signature one of them made.
-fn verify_signature(
+pub(crate) fn verify_signature(
     state: &AppState,
     wasm: &[u8],
     signature: Option<&str>,

@@ -315,7 +315,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         // The console signs in with a session cookie of its own, not a bearer token.
-        .merge(crate::console::router())
+        .merge(crate::console::router(modules_body_limit))
         .route("/healthz", get(healthz))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
