@@ -429,6 +429,29 @@ async fn connecting_an_account_runs_its_baseline_scan_and_shows_its_findings() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(findings.contains(group.group_id().unwrap()), "{findings}");
+    // The chart of failures per day comes from the scan just made.
+    assert!(findings.contains("<svg class=\"chart\""), "{findings}");
+    // The finding's own page: the rule's advice, the message, and its history from `new`.
+    let arn = format!(
+        "arn:aws:ec2:us-east-1:{id}:security-group/{}",
+        group.group_id().unwrap()
+    );
+    let (status, finding) = get(
+        &service,
+        &admin,
+        &format!(
+            "/finding?rule=AWS.SecurityGroup.AdministrativeIngress&resource={}",
+            urlencode(&arn)
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{finding}");
+    assert!(
+        finding.contains("Remediation.") && finding.contains("port 22"),
+        "{finding}"
+    );
+    assert!(finding.contains("<td>new</td>"), "{finding}");
+    assert!(finding.contains("Suppress for this resource"), "{finding}");
     service.stop();
 }
 

@@ -39,6 +39,7 @@ pub fn router(max_upload_bytes: usize) -> Router<Arc<AppState>> {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/findings", get(findings))
+        .route("/finding", get(finding))
         .route("/resources", get(resources))
         .route("/resources/{account}/{*id}", get(resource))
         .route("/rules", get(rules))
@@ -316,6 +317,11 @@ struct RuleRow {
 #[template(path = "console/findings.html")]
 struct FindingsPage {
     nav: Option<Nav>,
+    chart: Vec<Bar>,
+    chart_width: usize,
+    chart_first: String,
+    chart_last: String,
+    chart_max: u64,
     summary: FindingSummary,
     by_rule: Vec<RuleRow>,
     filters: FindingFilters,
@@ -406,16 +412,189 @@ async fn findings(
             ("cursor", &api::encode_cursor(&[&rule, &resource])),
         ])
     });
+    let account_id =
+        non_empty(&filters.account).and_then(|a| api::account_id(state.store.as_ref(), &a).ok());
+    let days = match failing_by_day(&state, account_id.as_deref()) {
+        Ok(days) => days,
+        Err(e) => return api_failure(&viewer, e),
+    };
+    let chart_max = days.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let chart: Vec<Bar> = days
+        .iter()
+        .enumerate()
+        .map(|(i, (day, count))| {
+            let height = (count * 100).checked_div(chart_max).unwrap_or(0);
+            Bar {
+                x: i * 18,
+                y: 110 - height,
+                height,
+                day: day.clone(),
+                count: *count,
+            }
+        })
+        .collect();
     page(
         StatusCode::OK,
         &FindingsPage {
             nav: Some(Nav::from(&viewer)),
+            chart_width: chart.len() * 18,
+            chart_first: days.first().map(|d| d.0.clone()).unwrap_or_default(),
+            chart_last: days.last().map(|d| d.0.clone()).unwrap_or_default(),
+            chart_max,
+            chart,
             summary,
             by_rule,
             total: found.total,
             findings: found.findings,
             filters,
             next,
+        },
+    )
+}
+
+/// One day of the failures chart.
+struct Bar {
+    x: usize,
+    y: u64,
+    height: u64,
+    day: String,
+    count: u64,
+}
+
+/// Days the chart covers at most.
+const CHART_DAYS: usize = 30;
+/// Scan jobs read for the chart: daily scans of many accounts over a month, bounded.
+const CHART_JOBS: usize = 2_000;
+
+/// Failing findings after each day's scans, oldest day first: per account the last finished
+/// scan of the day (carried forward over days without one), summed over accounts. Read from
+/// the scan records, so its cost is bounded by the jobs read, not by the findings stored.
+fn failing_by_day(
+    state: &AppState,
+    account_id: Option<&str>,
+) -> Result<Vec<(String, u64)>, ApiError> {
+    use std::collections::BTreeMap;
+    let jobs = state.store.list_scan_jobs(None, CHART_JOBS)?;
+    // Day → account → failing, the newest job of the day winning (jobs come newest first).
+    let mut by_day: BTreeMap<time::Date, BTreeMap<String, u64>> = BTreeMap::new();
+    for job in &jobs {
+        let Some(record) = &job.record else { continue };
+        if account_id.is_some_and(|a| a != record.account_id) {
+            continue;
+        }
+        by_day
+            .entry(record.finished_at.date())
+            .or_default()
+            .entry(record.account_id.clone())
+            .or_insert_with(|| record.failing.values().sum());
+    }
+    let mut carried: BTreeMap<String, u64> = BTreeMap::new();
+    let mut days: Vec<(String, u64)> = by_day
+        .into_iter()
+        .map(|(day, accounts)| {
+            carried.extend(accounts);
+            (day.to_string(), carried.values().sum())
+        })
+        .collect();
+    let skip = days.len().saturating_sub(CHART_DAYS);
+    days.drain(..skip);
+    Ok(days)
+}
+
+struct HistoryRow {
+    at: String,
+    from: &'static str,
+    to: &'static str,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/finding.html")]
+struct FindingPage {
+    nav: Option<Nav>,
+    nav_admin: bool,
+    csrf: String,
+    rule_id: String,
+    title: String,
+    description: String,
+    remediation: String,
+    severity: String,
+    status: &'static str,
+    message: String,
+    account_id: String,
+    resource_id: String,
+    resource_type: String,
+    region: String,
+    history: Vec<HistoryRow>,
+}
+
+#[derive(Deserialize)]
+struct FindingKey {
+    rule: String,
+    resource: String,
+}
+
+/// One finding: the rule's description and remediation, the message, and its history.
+async fn finding(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(key): Query<FindingKey>,
+) -> Response {
+    let viewer = match signed_in(&state, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let store = state.store.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        Ok::<_, crate::store::StoreError>((
+            store.get_finding(&key.rule, &key.resource)?,
+            store.finding_history(&key.rule, &key.resource)?,
+        ))
+    })
+    .await;
+    let (finding, history) = match found {
+        Ok(Ok((Some(f), history))) => (f, history),
+        Ok(Ok((None, _))) => {
+            return error_page(Some(&viewer), StatusCode::NOT_FOUND, "no such finding");
+        }
+        Ok(Err(e)) => return api_failure(&viewer, e.into()),
+        Err(e) => return api_failure(&viewer, ApiError::internal(e.to_string())),
+    };
+    let rule = state.registry.current().rule(&finding.rule_id);
+    let history = history
+        .iter()
+        .rev()
+        .map(|h| HistoryRow {
+            at: h.at.format(&Rfc3339).unwrap_or_default(),
+            from: h.from.map_or("new", |s| s.as_str()),
+            to: h.to.as_str(),
+            message: h.message.clone().unwrap_or_default(),
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        &FindingPage {
+            nav: Some(Nav::from(&viewer)),
+            nav_admin: viewer.is_admin(),
+            csrf: viewer.csrf.clone(),
+            title: rule
+                .as_ref()
+                .map(|r| r.title.clone())
+                .unwrap_or_else(|| finding.rule_id.clone()),
+            description: rule
+                .as_ref()
+                .map(|r| r.description.clone())
+                .unwrap_or_default(),
+            remediation: rule.map(|r| r.remediation).unwrap_or_default(),
+            status: finding.state().as_str(),
+            message: finding.message.unwrap_or_default(),
+            rule_id: finding.rule_id,
+            severity: finding.severity,
+            account_id: finding.account_id,
+            resource_id: finding.resource_id,
+            resource_type: finding.resource_type,
+            region: finding.region,
+            history,
         },
     )
 }
