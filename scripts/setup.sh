@@ -39,3 +39,20 @@ if ! cmp -s "$sdk_js/package-lock.json" "$stamp" 2>/dev/null; then
     npm ci --prefix "$sdk_js" --no-audit --no-fund --loglevel=error >/dev/null
     cp "$sdk_js/package-lock.json" "$stamp"
 fi
+# The console's browser tests: Debian's Chromium, driven by playwright-core (npm, pinned by the
+# lock file in tests/browser).
+if ! command -v chromium >/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get install -y -qq chromium >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }
+    else
+        echo "error: Chromium is needed for the console's browser tests; install it (apt-get install chromium)" >&2
+        exit 1
+    fi
+fi
+browser_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+stamp="$browser_tests/node_modules/.palisade-installed-lock"
+if ! cmp -s "$browser_tests/package-lock.json" "$stamp" 2>/dev/null; then
+    npm ci --prefix "$browser_tests" --no-audit --no-fund --loglevel=error >/dev/null
+    cp "$browser_tests/package-lock.json" "$stamp"
+fi

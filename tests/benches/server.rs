@@ -6,7 +6,7 @@
 //! comes after the new rule set is swapped in. Each upload carries a fresh custom section so
 //! its digest is new and it is compiled from scratch (no cache hit). The baseline, in the same
 //! process, is `Engine::load` of the same bytes on an engine without a cache: compilation
-//! alone. Packs: `aws-iam` (a built-in Rust pack, uploaded into a server started without
+//! alone. Packs: `aws-s3` (a built-in Rust pack, uploaded into a server started without
 //! built-ins) and a Python pack built with componentize-py (~18 MB, the interpreter included),
 //! when componentize-py is installed.
 //!
@@ -118,16 +118,13 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 async fn upload_to_active(quick: bool) {
-    let aws_iam = BUILTIN_PACKS
+    let aws_s3 = BUILTIN_PACKS
         .iter()
-        .find(|p| p.name == "aws-iam")
-        .expect("aws-iam is built in")
+        .find(|p| p.name == "aws-s3")
+        .expect("aws-s3 is built in")
         .wasm;
-    let mut packs: Vec<(&str, Vec<u8>, usize)> = vec![(
-        "aws-iam (Rust)",
-        aws_iam.to_vec(),
-        if quick { 2 } else { 7 },
-    )];
+    let mut packs: Vec<(&str, Vec<u8>, usize)> =
+        vec![("aws-s3 (Rust)", aws_s3.to_vec(), if quick { 2 } else { 7 })];
     match build_python_pack() {
         Some(wasm) => packs.push(("Python (componentize-py)", wasm, if quick { 1 } else { 3 })),
         None => println!("componentize-py not found: the Python pack is skipped"),
@@ -195,6 +192,60 @@ async fn upload_to_active(quick: bool) {
     }
     println!();
     server.stop().await.expect("stop");
+}
+
+/// Time to a whole page of each console view (request to last byte), signed in as a browser
+/// is: `rounds` requests per page.
+async fn console_latency(base: &str, rounds: usize) -> Vec<(&'static str, Vec<f64>)> {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let login = http
+        .post(format!("{base}/login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("cookie")
+        .to_owned();
+    let pages: Vec<&'static str> = vec![
+        "/findings",
+        "/findings?status=fail&severity=high",
+        "/findings?account=300000000003&status=error",
+        "/findings?rule=Bench.Rule.07",
+        "/finding?rule=Bench.Rule.07&resource=arn%3Aaws%3As3%3A%3A%3Abench-300000000007-1",
+        "/resources",
+        "/rules",
+        "/accounts",
+        "/modules",
+    ];
+    let mut out = Vec::new();
+    for page in pages {
+        let mut times = Vec::new();
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let response = http
+                .get(format!("{base}{page}"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .expect("page");
+            assert_eq!(response.status(), 200, "{page}");
+            let body = response.text().await.expect("body");
+            times.push(t.elapsed().as_secs_f64());
+            assert!(body.contains("</html>"), "{page}");
+        }
+        out.push((page, times));
+    }
+    out
 }
 
 fn build_python_pack() -> Option<Vec<u8>> {
@@ -411,6 +462,8 @@ async fn query_latency(quick: bool) {
     let (busy_q, busy_h) = measure(&base, rounds).await;
     scanning.store(false, Ordering::Relaxed);
     let scans_done = scans.await.expect("scans");
+    // The console, once the scans have stored the account's resources.
+    let console = console_latency(&base, if quick { 3 } else { 30 }).await;
 
     println!(
         "| phase | requests | findings p50 | findings p99 | /healthz p99 | p99 ratio to /healthz |"
@@ -433,5 +486,20 @@ async fn query_latency(quick: bool) {
         "\nduring-scan p99 / idle p99: {:.2}× ({scans_done} scans of {buckets} buckets ran meanwhile)",
         percentile(&busy_q, 0.99) / percentile(&idle_q, 0.99)
     );
+    println!(
+        "\n## Console pages with {FINDINGS} findings and {buckets} buckets stored (server-side, idle)\n"
+    );
+    println!("| page | requests | p50 | p99 | p99 ratio to /healthz |");
+    println!("| --- | --- | --- | --- | --- |");
+    let health_p99 = percentile(&idle_h, 0.99);
+    for (page, times) in &console {
+        println!(
+            "| `{page}` | {} | {:.1} ms | {:.1} ms | {:.1}× |",
+            times.len(),
+            percentile(times, 0.5) * 1e3,
+            percentile(times, 0.99) * 1e3,
+            percentile(times, 0.99) / health_p99,
+        );
+    }
     server.stop().await.expect("stop");
 }

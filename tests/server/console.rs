@@ -556,3 +556,67 @@ async fn modules_upload_from_the_page_and_rule_settings_are_edited_in_place() {
     assert!(page.contains("max-age-days") && !page.contains("Save settings"));
     service.stop();
 }
+
+/// The walk-through of the issue in a real browser: headless Chromium (`/usr/bin/chromium`,
+/// installed by scripts/setup.sh) driven by playwright-core from `tests/browser/console.mjs`,
+/// against this service and a seeded emulator account. Screenshots of the main pages land in
+/// `$CARGO_TARGET_TMPDIR/console-screenshots`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_walk_through_passes_in_chromium() {
+    let data = tempfile::tempdir().unwrap();
+    let config = Config {
+        endpoint: crate::support::emulator().endpoint.clone(),
+        ..Config::default()
+    };
+    let service = Service::start(data.path(), &config);
+    let env = crate::support::Env::new().await;
+    let ec2 = env.session.ec2("us-east-1");
+    let group = ec2
+        .create_security_group()
+        .group_name("browser-ssh")
+        .description("ssh from anywhere")
+        .send()
+        .await
+        .unwrap();
+    ec2.authorize_security_group_ingress()
+        .group_id(group.group_id().unwrap())
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    let out = std::process::Command::new("node")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/browser/console.mjs"))
+        .args([
+            service.url(""),
+            ADMIN.to_owned(),
+            READER.to_owned(),
+            env.account.account_id.clone(),
+            env.account.role_arn.clone(),
+            palisade_test_fixtures::HOTLOAD_V1.to_owned(),
+            shots.display().to_string(),
+        ])
+        .output()
+        .expect("run node (installed by scripts/setup.sh)");
+    assert!(
+        out.status.success(),
+        "the browser walk-through failed:\n{}\n{}\nservice log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        service.log()
+    );
+    for page in [
+        "01-findings-empty",
+        "03-account-scanned",
+        "04-findings-failing",
+        "07-modules",
+    ] {
+        let file = shots.join(format!("{page}.png"));
+        let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 1000, "no screenshot {}", file.display());
+    }
+    service.stop();
+}

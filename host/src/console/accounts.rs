@@ -378,6 +378,10 @@ pub(super) async fn connect_step(
         return connect_page(&viewer, form, Some(error), saving);
     }
     if !saving {
+        // The role the template creates, unless the operator named another.
+        if form.role_arn.trim().is_empty() {
+            form.role_arn = account.role_arn.clone();
+        }
         return connect_page(&viewer, form, None, true);
     }
     {
