@@ -429,6 +429,21 @@ async fn connecting_an_account_runs_its_baseline_scan_and_shows_its_findings() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(findings.contains(group.group_id().unwrap()), "{findings}");
+    // The region filter narrows the list: nothing of this account fails in eu-west-1.
+    let (_, elsewhere) = get(
+        &service,
+        &admin,
+        &format!("/findings?account={id}&status=fail&region=eu-west-1"),
+    )
+    .await;
+    assert!(elsewhere.contains("No findings match"), "{elsewhere}");
+    let (_, here) = get(
+        &service,
+        &admin,
+        &format!("/findings?account={id}&status=fail&region=us-east-1"),
+    )
+    .await;
+    assert!(here.contains(group.group_id().unwrap()), "{here}");
     // The chart of failures per day comes from the scan just made.
     assert!(findings.contains("<svg class=\"chart\""), "{findings}");
     // The finding's own page: the rule's advice, the message, and its history from `new`.
@@ -451,6 +466,7 @@ async fn connecting_an_account_runs_its_baseline_scan_and_shows_its_findings() {
         "{finding}"
     );
     assert!(finding.contains("<td>new</td>"), "{finding}");
+    assert!(finding.contains("Resource document") && finding.contains("IpPermissions"));
     assert!(finding.contains("Suppress for this resource"), "{finding}");
     service.stop();
 }

@@ -299,6 +299,8 @@ struct FindingFilters {
     #[serde(default)]
     resource_type: String,
     #[serde(default)]
+    region: String,
+    #[serde(default)]
     cursor: String,
 }
 
@@ -354,6 +356,7 @@ async fn findings(
         rule: non_empty(&filters.rule),
         account: non_empty(&filters.account),
         resource_type: non_empty(&filters.resource_type),
+        region: non_empty(&filters.region),
         include_closed: false,
         limit: Some(limit),
         cursor,
@@ -368,6 +371,7 @@ async fn findings(
             severity: None,
             rule: None,
             resource_type: None,
+            region: None,
             ..params(None, 1)
         },
     );
@@ -409,6 +413,7 @@ async fn findings(
             ("severity", &filters.severity),
             ("rule", &filters.rule),
             ("resource_type", &filters.resource_type),
+            ("region", &filters.region),
             ("cursor", &api::encode_cursor(&[&rule, &resource])),
         ])
     });
@@ -526,6 +531,8 @@ struct FindingPage {
     resource_type: String,
     region: String,
     history: Vec<HistoryRow>,
+    /// The resource's document, pretty-printed; empty when it is no longer stored.
+    document: String,
 }
 
 #[derive(Deserialize)]
@@ -546,15 +553,17 @@ async fn finding(
     };
     let store = state.store.clone();
     let found = tokio::task::spawn_blocking(move || {
-        Ok::<_, crate::store::StoreError>((
-            store.get_finding(&key.rule, &key.resource)?,
-            store.finding_history(&key.rule, &key.resource)?,
-        ))
+        let Some(finding) = store.get_finding(&key.rule, &key.resource)? else {
+            return Ok(None);
+        };
+        let history = store.finding_history(&key.rule, &key.resource)?;
+        let resource = store.find_resource(&finding.account_id, &finding.resource_id)?;
+        Ok::<_, crate::store::StoreError>(Some((finding, history, resource)))
     })
     .await;
-    let (finding, history) = match found {
-        Ok(Ok((Some(f), history))) => (f, history),
-        Ok(Ok((None, _))) => {
+    let (finding, history, resource) = match found {
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => {
             return error_page(Some(&viewer), StatusCode::NOT_FOUND, "no such finding");
         }
         Ok(Err(e)) => return api_failure(&viewer, e.into()),
@@ -595,6 +604,9 @@ async fn finding(
             resource_type: finding.resource_type,
             region: finding.region,
             history,
+            document: resource
+                .map(|r| serde_json::to_string_pretty(&r.document).unwrap_or_default())
+                .unwrap_or_default(),
         },
     )
 }

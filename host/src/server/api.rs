@@ -426,6 +426,7 @@ pub struct FindingParams {
     /// Account name or 12-digit id.
     pub account: Option<String>,
     pub resource_type: Option<String>,
+    pub region: Option<String>,
     /// Include findings closed because their resource went away.
     #[serde(default)]
     pub include_closed: bool,
@@ -462,6 +463,7 @@ pub(crate) fn finding_query(store: &dyn Store, p: FindingParams) -> ApiResult<Fi
             .map(|a| account_id(store, a))
             .transpose()?,
         resource_type: p.resource_type,
+        region: p.region,
         include_closed: p.include_closed,
         after: p
             .cursor

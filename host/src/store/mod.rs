@@ -271,6 +271,8 @@ pub struct FindingQuery {
     pub rule_id: Option<String>,
     pub account_id: Option<String>,
     pub resource_type: Option<String>,
+    /// Only findings of resources in this region (`global` for account-wide types).
+    pub region: Option<String>,
     pub include_closed: bool,
     /// Start after this (rule id, resource id): the `next` of the previous page.
     pub after: Option<(String, String)>,

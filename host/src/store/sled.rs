@@ -1903,6 +1903,7 @@ mod tests {
     const RULES: [&str; 4] = ["r1", "r10", "r2", "s"];
     const ACCOUNTS: [&str; 3] = ["1234", "12345", "9"];
     const TYPES: [&str; 2] = ["aws::s3::bucket", "aws::iam::role"];
+    const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "global"];
     const SEVERITIES: [&str; 3] = ["high", "low", "critical"];
     const STATUSES: [FindingStatus; 4] = [
         FindingStatus::Pass,
@@ -1921,6 +1922,7 @@ mod tests {
             STATUSES[i / 2 % STATUSES.len()],
         );
         f.resource_type = TYPES[i / 5 % TYPES.len()].into();
+        f.region = REGIONS[i / 11 % REGIONS.len()].into();
         f.severity = SEVERITIES[i / 7 % SEVERITIES.len()].into();
         if i % 7 == 3 {
             f.closed_at = Some(T1);
@@ -1949,6 +1951,7 @@ mod tests {
                     && q.resource_type
                         .as_ref()
                         .is_none_or(|t| *t == f.resource_type)
+                    && q.region.as_ref().is_none_or(|r| *r == f.region)
             })
             .map(|f| (f.rule_id, f.resource_id))
             .collect()
@@ -2016,6 +2019,15 @@ mod tests {
                 limit: 1,
                 ..query()
             });
+            for region in ["us-east-1", "global", "ap-south-2"] {
+                queries.push(FindingQuery {
+                    region: Some(region.into()),
+                    statuses: vec![FindingStatus::Fail],
+                    include_closed,
+                    limit: 9,
+                    ..query()
+                });
+            }
         }
         for q in &queries {
             assert_query_agrees(s, q);

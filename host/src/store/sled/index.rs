@@ -49,12 +49,13 @@ impl IndexKey {
     }
 }
 
-/// What the query filters need of one finding: 20 bytes, strings interned.
+/// What the query filters need of one finding: 24 bytes, strings interned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct IndexEntry {
     rule: Sym,
     account: Sym,
     resource_type: Sym,
+    region: Sym,
     severity: Sym,
     status: FindingStatus,
     /// `closed_at` is set: the resource went away.
@@ -69,6 +70,8 @@ pub(super) struct IndexedFields<'a> {
     account_id: Cow<'a, str>,
     #[serde(borrow)]
     resource_type: Cow<'a, str>,
+    #[serde(borrow)]
+    region: Cow<'a, str>,
     #[serde(borrow)]
     severity: Cow<'a, str>,
     status: FindingStatus,
@@ -107,6 +110,7 @@ impl FindingIndex {
             IndexedFields {
                 account_id: Cow::Borrowed(&f.account_id),
                 resource_type: Cow::Borrowed(&f.resource_type),
+                region: Cow::Borrowed(&f.region),
                 severity: Cow::Borrowed(&f.severity),
                 status: f.status,
                 closed_at: f.closed_at.map(|_| IgnoredAny),
@@ -121,6 +125,7 @@ impl FindingIndex {
             rule: rule_sym,
             account: self.strings.intern(&fields.account_id).0,
             resource_type: self.strings.intern(&fields.resource_type).0,
+            region: self.strings.intern(&fields.region).0,
             severity: self.strings.intern(&fields.severity).0,
             status: fields.status,
             closed: fields.closed_at.is_some(),
@@ -304,6 +309,7 @@ struct Filter {
     severities: Vec<Sym>,
     account: Option<Sym>,
     resource_type: Option<Sym>,
+    region: Option<Sym>,
     include_closed: bool,
 }
 
@@ -326,6 +332,7 @@ impl Filter {
             severities,
             account: lookup(&q.account_id)?,
             resource_type: lookup(&q.resource_type)?,
+            region: lookup(&q.region)?,
             include_closed: q.include_closed,
         })
     }
@@ -336,6 +343,7 @@ impl Filter {
             && (self.statuses == 0 || self.statuses & (1 << status_slot(e.status)) != 0)
             && self.account.is_none_or(|a| a == e.account)
             && self.resource_type.is_none_or(|t| t == e.resource_type)
+            && self.region.is_none_or(|r| r == e.region)
             && (self.severities.is_empty() || self.severities.contains(&e.severity))
     }
 }
@@ -378,7 +386,7 @@ mod tests {
 
     #[test]
     fn entries_stay_small() {
-        assert!(std::mem::size_of::<IndexEntry>() <= 20);
+        assert!(std::mem::size_of::<IndexEntry>() <= 24);
     }
 
     #[test]
@@ -409,6 +417,7 @@ mod tests {
         let fields = || IndexedFields {
             account_id: "1".into(),
             resource_type: "t".into(),
+            region: "us-east-1".into(),
             severity: "high".into(),
             status: FindingStatus::Fail,
             closed_at: None,
@@ -416,6 +425,6 @@ mod tests {
         index.insert_fields("rule", "a", fields());
         index.insert_fields("rule", "b", fields());
         let debug = format!("{index:?}");
-        assert_eq!(debug, "FindingIndex { findings: 2, strings: 4 }");
+        assert_eq!(debug, "FindingIndex { findings: 2, strings: 5 }");
     }
 }
