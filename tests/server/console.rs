@@ -295,23 +295,7 @@ async fn connecting_an_account_runs_its_baseline_scan_and_shows_its_findings() {
     let env = crate::support::Env::new().await;
     let id = env.account.account_id.clone();
     // A world-open SSH group for the baseline scan to find.
-    let ec2 = env.session.ec2("us-east-1");
-    let group = ec2
-        .create_security_group()
-        .group_name("wizard-ssh")
-        .description("ssh from anywhere")
-        .send()
-        .await
-        .unwrap();
-    ec2.authorize_security_group_ingress()
-        .group_id(group.group_id().unwrap())
-        .ip_protocol("tcp")
-        .from_port(22)
-        .to_port(22)
-        .cidr_ip("0.0.0.0/0")
-        .send()
-        .await
-        .unwrap();
+    let group_id = open_ssh_group(&env, "wizard-ssh").await;
 
     // Readers cannot connect accounts.
     let reader = sign_in(&service, READER).await;
@@ -428,7 +412,7 @@ async fn connecting_an_account_runs_its_baseline_scan_and_shows_its_findings() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(findings.contains(group.group_id().unwrap()), "{findings}");
+    assert!(findings.contains(group_id.as_str()), "{findings}");
     // The region filter narrows the list: nothing of this account fails in eu-west-1.
     let (_, elsewhere) = get(
         &service,
@@ -443,13 +427,13 @@ async fn connecting_an_account_runs_its_baseline_scan_and_shows_its_findings() {
         &format!("/findings?account={id}&status=fail&region=us-east-1"),
     )
     .await;
-    assert!(here.contains(group.group_id().unwrap()), "{here}");
+    assert!(here.contains(group_id.as_str()), "{here}");
     // The chart of failures per day comes from the scan just made.
     assert!(findings.contains("<svg class=\"chart\""), "{findings}");
     // The finding's own page: the rule's advice, the message, and its history from `new`.
     let arn = format!(
         "arn:aws:ec2:us-east-1:{id}:security-group/{}",
-        group.group_id().unwrap()
+        group_id.as_str()
     );
     let (status, finding) = get(
         &service,
@@ -586,23 +570,7 @@ async fn the_console_walk_through_passes_in_chromium() {
     };
     let service = Service::start(data.path(), &config);
     let env = crate::support::Env::new().await;
-    let ec2 = env.session.ec2("us-east-1");
-    let group = ec2
-        .create_security_group()
-        .group_name("browser-ssh")
-        .description("ssh from anywhere")
-        .send()
-        .await
-        .unwrap();
-    ec2.authorize_security_group_ingress()
-        .group_id(group.group_id().unwrap())
-        .ip_protocol("tcp")
-        .from_port(22)
-        .to_port(22)
-        .cidr_ip("0.0.0.0/0")
-        .send()
-        .await
-        .unwrap();
+    open_ssh_group(&env, "browser-ssh").await;
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
     let out = std::process::Command::new("node")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/browser/console.mjs"))
@@ -635,4 +603,27 @@ async fn the_console_walk_through_passes_in_chromium() {
         assert!(size > 1000, "no screenshot {}", file.display());
     }
     service.stop();
+}
+
+/// A security group of `env`'s account in us-east-1 open to SSH from anywhere; its id.
+async fn open_ssh_group(env: &crate::support::Env, name: &str) -> String {
+    let ec2 = env.session.ec2("us-east-1");
+    let group = ec2
+        .create_security_group()
+        .group_name(name)
+        .description("ssh from anywhere")
+        .send()
+        .await
+        .unwrap();
+    let id = group.group_id().unwrap().to_owned();
+    ec2.authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    id
 }

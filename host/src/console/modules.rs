@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use time::format_description::well_known::Rfc3339;
 
 use super::{CsrfForm, Nav, Viewer, admin_form, api_failure, page, signed_in};
-use crate::registry::ModuleSource;
+use crate::registry::{ModuleSource, Registry, RegistryError};
 use crate::server::AppState;
 use crate::server::api::verify_signature;
 use crate::server::error::ApiError;
@@ -180,19 +180,10 @@ pub(super) async fn rollback(
     Path(name): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let viewer = match admin_form(&state, &headers, &form.csrf) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    let registry = state.registry.clone();
-    match tokio::task::spawn_blocking(move || registry.rollback(&name)).await {
-        Ok(Ok(_)) => {
-            state.refresh_gauges();
-            Redirect::to("/modules").into_response()
-        }
-        Ok(Err(e)) => modules_page(&state, &viewer, Some(e.to_string())),
-        Err(e) => api_failure(&viewer, ApiError::internal(e.to_string())),
-    }
+    change(state, &headers, &form.csrf, move |r| {
+        r.rollback(&name).map(drop)
+    })
+    .await
 }
 
 pub(super) async fn remove(
@@ -201,12 +192,23 @@ pub(super) async fn remove(
     Path(name): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let viewer = match admin_form(&state, &headers, &form.csrf) {
+    change(state, &headers, &form.csrf, move |r| r.delete(&name)).await
+}
+
+/// An admin's change to the modules (rollback, removal): made off the async workers, then back
+/// to the modules page, with the refusal shown in place when the registry refuses it.
+async fn change(
+    state: Arc<AppState>,
+    headers: &HeaderMap,
+    csrf: &str,
+    apply: impl FnOnce(&Registry) -> Result<(), RegistryError> + Send + 'static,
+) -> Response {
+    let viewer = match admin_form(&state, headers, csrf) {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
     let registry = state.registry.clone();
-    match tokio::task::spawn_blocking(move || registry.delete(&name)).await {
+    match tokio::task::spawn_blocking(move || apply(&registry)).await {
         Ok(Ok(())) => {
             state.refresh_gauges();
             Redirect::to("/modules").into_response()
