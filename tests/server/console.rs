@@ -58,6 +58,22 @@ async fn get(service: &Service, cookie: &str, path: &str) -> (StatusCode, String
     (response.status(), response.text().await.unwrap())
 }
 
+/// POST a form with `cookie`: the whole answer.
+async fn submit(
+    service: &Service,
+    cookie: &str,
+    path: &str,
+    form: &impl serde::Serialize,
+) -> reqwest::Response {
+    browser()
+        .post(service.url(path))
+        .header(COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// POST a form with `cookie`: status and `Location`.
 async fn post(
     service: &Service,
@@ -65,13 +81,7 @@ async fn post(
     path: &str,
     form: &[(&str, &str)],
 ) -> (StatusCode, String) {
-    let response = browser()
-        .post(service.url(path))
-        .header(COOKIE, cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+    let response = submit(service, cookie, path, &form).await;
     let location = response
         .headers()
         .get(LOCATION)
@@ -323,13 +333,7 @@ async fn connecting_an_account_runs_its_baseline_scan_and_shows_its_findings() {
     // A bad account id is refused in place, keeping what was typed.
     let mut bad = details("12345");
     bad.push(("step", "continue".to_owned()));
-    let response = browser()
-        .post(service.url("/accounts/new"))
-        .header(COOKIE, &admin)
-        .form(&bad)
-        .send()
-        .await
-        .unwrap();
+    let response = submit(&service, &admin, "/accounts/new", &bad).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = response.text().await.unwrap();
     assert!(
@@ -340,13 +344,7 @@ async fn connecting_an_account_runs_its_baseline_scan_and_shows_its_findings() {
     // Continue: the role step, with a fresh external id, the template and the console link.
     let mut good = details(&id);
     good.push(("step", "continue".to_owned()));
-    let response = browser()
-        .post(service.url("/accounts/new"))
-        .header(COOKIE, &admin)
-        .form(&good)
-        .send()
-        .await
-        .unwrap();
+    let response = submit(&service, &admin, "/accounts/new", &good).await;
     assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.unwrap();
     assert!(page.contains("Save source"), "{page}");
@@ -373,13 +371,7 @@ async fn connecting_an_account_runs_its_baseline_scan_and_shows_its_findings() {
         ("role_arn", env.account.role_arn.clone()),
         ("step", "save".to_owned()),
     ]);
-    let response = browser()
-        .post(service.url("/accounts/new"))
-        .header(COOKIE, &admin)
-        .form(&save)
-        .send()
-        .await
-        .unwrap();
+    let response = submit(&service, &admin, "/accounts/new", &save).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/accounts/wizard");
     let (status, account) = service.get("/api/v1/accounts/wizard").await;
@@ -525,13 +517,13 @@ async fn modules_upload_from_the_page_and_rule_settings_are_edited_in_place() {
         ("{\"max-age-dayz\": 30}", "unknown setting"),
         ("[1, 2]", "not a JSON object"),
     ] {
-        let response = browser()
-            .post(service.url(&format!("{path}/settings")))
-            .header(COOKIE, &admin)
-            .form(&[("csrf", token.as_str()), ("settings", values)])
-            .send()
-            .await
-            .unwrap();
+        let response = submit(
+            &service,
+            &admin,
+            &format!("{path}/settings"),
+            &[("csrf", token.as_str()), ("settings", values)],
+        )
+        .await;
         assert_eq!(
             response.status(),
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -15,7 +15,9 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{CsrfForm, Nav, admin_form, api_failure, error_page, page, signed_in, urlencode};
+use super::{
+    CsrfForm, Nav, admin_form, api_failure, blocking, error_page, page, signed_in, urlencode,
+};
 use crate::account::{Account, ResourceExclusion};
 use crate::server::AppState;
 use crate::server::error::ApiError;
@@ -49,7 +51,7 @@ pub(super) async fn accounts(State(state): State<Arc<AppState>>, headers: Header
     };
     let rows = {
         let state = state.clone();
-        tokio::task::spawn_blocking(move || -> Result<Vec<AccountRow>, ApiError> {
+        blocking(move || -> Result<Vec<AccountRow>, ApiError> {
             let mut rows = Vec::new();
             for a in state.store.list_accounts()? {
                 let last = state.store.last_scan(&a.name)?;
@@ -68,9 +70,8 @@ pub(super) async fn accounts(State(state): State<Arc<AppState>>, headers: Header
         .await
     };
     let accounts = match rows {
-        Ok(Ok(rows)) => rows,
-        Ok(Err(e)) => return api_failure(&viewer, e),
-        Err(e) => return api_failure(&viewer, ApiError::internal(e.to_string())),
+        Ok(rows) => rows,
+        Err(e) => return api_failure(&viewer, e),
     };
     page(
         StatusCode::OK,
@@ -169,7 +170,7 @@ pub(super) async fn account(
     };
     let found = {
         let state = state.clone();
-        tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        blocking(move || -> Result<_, ApiError> {
             let Some(account) = state.store.get_account(&name)? else {
                 return Err(ApiError::not_found(format!("no account named {name:?}")));
             };
@@ -180,9 +181,8 @@ pub(super) async fn account(
         .await
     };
     let (account, job, last) = match found {
-        Ok(Ok(found)) => found,
-        Ok(Err(e)) => return api_failure(&viewer, e),
-        Err(e) => return api_failure(&viewer, ApiError::internal(e.to_string())),
+        Ok(found) => found,
+        Err(e) => return api_failure(&viewer, e),
     };
     let scanning = job
         .as_ref()

@@ -161,6 +161,21 @@ fn api_failure(viewer: &Viewer, e: ApiError) -> Response {
     error_page(Some(viewer), e.status, e.message)
 }
 
+/// Runs store or registry work off the async workers; a task that failed to run is an
+/// `ApiError` like any other (`From<JoinError>`).
+async fn off_workers<R: Send + 'static>(
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, ApiError> {
+    Ok(tokio::task::spawn_blocking(work).await?)
+}
+
+/// Like [`off_workers`], for work whose own errors are answered as error pages too.
+async fn blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError> {
+    off_workers(work).await?.map_err(Into::into)
+}
+
 /// The signed-in viewer of a request, if any.
 fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
     headers
@@ -379,7 +394,7 @@ async fn findings(
         (Ok(q), Ok(o)) => (q, o),
         (Err(e), _) | (_, Err(e)) => return api_failure(&viewer, e),
     };
-    let answer = tokio::task::spawn_blocking(move || {
+    let answer = blocking(move || {
         Ok::<_, crate::store::StoreError>((
             store.summarize_findings(&overall)?,
             store.query_findings(&query)?,
@@ -387,9 +402,8 @@ async fn findings(
     })
     .await;
     let (summary, found) = match answer {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(e)) => return api_failure(&viewer, e.into()),
-        Err(e) => return api_failure(&viewer, ApiError::internal(e.to_string())),
+        Ok(answer) => answer,
+        Err(e) => return api_failure(&viewer, e),
     };
     let current = state.registry.current();
     let mut by_rule: Vec<RuleRow> = summary
@@ -552,7 +566,7 @@ async fn finding(
         Err(r) => return r.into_response(),
     };
     let store = state.store.clone();
-    let found = tokio::task::spawn_blocking(move || {
+    let found = blocking(move || {
         let Some(finding) = store.get_finding(&key.rule, &key.resource)? else {
             return Ok(None);
         };
@@ -562,12 +576,11 @@ async fn finding(
     })
     .await;
     let (finding, history, resource) = match found {
-        Ok(Ok(Some(found))) => found,
-        Ok(Ok(None)) => {
+        Ok(Some(found)) => found,
+        Ok(None) => {
             return error_page(Some(&viewer), StatusCode::NOT_FOUND, "no such finding");
         }
-        Ok(Err(e)) => return api_failure(&viewer, e.into()),
-        Err(e) => return api_failure(&viewer, ApiError::internal(e.to_string())),
+        Err(e) => return api_failure(&viewer, e),
     };
     let rule = state.registry.current().rule(&finding.rule_id);
     let history = history
@@ -678,10 +691,9 @@ async fn resources(
         after,
         limit: PAGE,
     };
-    let found = match tokio::task::spawn_blocking(move || store.query_resources(&query)).await {
-        Ok(Ok(found)) => found,
-        Ok(Err(e)) => return api_failure(&viewer, e.into()),
-        Err(e) => return api_failure(&viewer, ApiError::internal(e.to_string())),
+    let found = match blocking(move || store.query_resources(&query)).await {
+        Ok(found) => found,
+        Err(e) => return api_failure(&viewer, e),
     };
     let next = found.next.map(|(a, t, i)| {
         query_string(&[
@@ -810,10 +822,8 @@ async fn suppress(
     let pattern = glob_literal(&form.resource_id);
     let reason = non_empty(&form.reason);
     let rule_id = form.rule_id.clone();
-    match tokio::task::spawn_blocking(move || registry.add_suppression(&rule_id, &pattern, reason))
-        .await
-    {
-        Ok(Ok(s)) => {
+    match blocking(move || registry.add_suppression(&rule_id, &pattern, reason)).await {
+        Ok(s) => {
             tracing::info!(rule = %s.rule_id, suppression = %s.id, "suppression added from the console");
             Redirect::to(&format!(
                 "/resources/{}/{}",
@@ -822,8 +832,7 @@ async fn suppress(
             ))
             .into_response()
         }
-        Ok(Err(e)) => api_failure(&viewer, e.into()),
-        Err(e) => api_failure(&viewer, ApiError::internal(e.to_string())),
+        Err(e) => api_failure(&viewer, e),
     }
 }
 
@@ -892,13 +901,12 @@ async fn switch_rule(
         Err(r) => return r.into_response(),
     };
     let registry = state.registry.clone();
-    match tokio::task::spawn_blocking(move || registry.set_rule_enabled(&id, form.enabled)).await {
-        Ok(Ok(rule)) => {
+    match blocking(move || registry.set_rule_enabled(&id, form.enabled)).await {
+        Ok(rule) => {
             state.refresh_gauges();
             tracing::info!(rule = %rule.id, enabled = rule.enabled, "rule switched from the console");
             Redirect::to("/rules").into_response()
         }
-        Ok(Err(e)) => api_failure(&viewer, e.into()),
-        Err(e) => api_failure(&viewer, ApiError::internal(e.to_string())),
+        Err(e) => api_failure(&viewer, e),
     }
 }

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use time::format_description::well_known::Rfc3339;
 
-use super::{CsrfForm, Nav, Viewer, admin_form, api_failure, page, signed_in};
+use super::{CsrfForm, Nav, Viewer, admin_form, api_failure, off_workers, page, signed_in};
 use crate::registry::{ModuleSource, Registry, RegistryError};
 use crate::server::AppState;
 use crate::server::api::verify_signature;
@@ -157,8 +157,7 @@ pub(super) async fn upload(
     };
     let registry = state.registry.clone();
     let name = upload.name.clone();
-    let result =
-        tokio::task::spawn_blocking(move || registry.upload(&name, upload.wasm, signed_by)).await;
+    let result = off_workers(move || registry.upload(&name, upload.wasm, signed_by)).await;
     state.metrics.record_upload(matches!(result, Ok(Ok(_))));
     match result {
         Ok(Ok(activation)) => {
@@ -170,7 +169,7 @@ pub(super) async fn upload(
             tracing::warn!(module = %upload.name, reason = %e, "module upload refused");
             modules_page(&state, &viewer, Some(e.to_string()))
         }
-        Err(e) => api_failure(&viewer, ApiError::internal(e.to_string())),
+        Err(e) => api_failure(&viewer, e),
     }
 }
 
@@ -208,12 +207,12 @@ async fn change(
         Err(r) => return r.into_response(),
     };
     let registry = state.registry.clone();
-    match tokio::task::spawn_blocking(move || apply(&registry)).await {
+    match off_workers(move || apply(&registry)).await {
         Ok(Ok(())) => {
             state.refresh_gauges();
             Redirect::to("/modules").into_response()
         }
         Ok(Err(e)) => modules_page(&state, &viewer, Some(e.to_string())),
-        Err(e) => api_failure(&viewer, ApiError::internal(e.to_string())),
+        Err(e) => api_failure(&viewer, e),
     }
 }

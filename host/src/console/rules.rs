@@ -11,10 +11,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Nav, Viewer, admin_form, api_failure, error_page, page, signed_in, urlencode};
+use super::{
+    Nav, Viewer, admin_form, api_failure, error_page, off_workers, page, signed_in, urlencode,
+};
 use crate::registry::{RegistryError, RuleInfo};
 use crate::server::AppState;
-use crate::server::error::ApiError;
 
 struct SettingRow {
     name: String,
@@ -151,7 +152,7 @@ pub(super) async fn save_settings(
     };
     let registry = state.registry.clone();
     let rule_id = id.clone();
-    match tokio::task::spawn_blocking(move || registry.set_rule_settings(&rule_id, values)).await {
+    match off_workers(move || registry.set_rule_settings(&rule_id, values)).await {
         Ok(Ok(rule)) => {
             tracing::info!(rule = %rule.id, "rule settings changed from the console");
             Redirect::to(&format!("/rules/{}", urlencode(&id))).into_response()
@@ -160,6 +161,6 @@ pub(super) async fn save_settings(
             rule_page(&viewer, rule, Some(form.settings), Some(e.to_string()))
         }
         Ok(Err(e)) => api_failure(&viewer, e.into()),
-        Err(e) => api_failure(&viewer, ApiError::internal(e.to_string())),
+        Err(e) => api_failure(&viewer, e),
     }
 }
