@@ -210,9 +210,23 @@ impl CaseTable {
     }
 }
 
+/// Fails unless every rule of `rules` has a description, a remediation and a reference: what an
+/// operator reads next to a failure.
+pub fn assert_documented(rules: &[Rule]) {
+    for rule in rules {
+        assert!(
+            !rule.description.is_empty() && !rule.remediation.is_empty(),
+            "{} lacks a description or a remediation",
+            rule.id
+        );
+        assert!(!rule.references.is_empty(), "{} has no reference", rule.id);
+    }
+}
+
 /// The standard tests of a pack's `tests/cases.json`, for its `tests/cases.rs`: every case gets
-/// its expected verdict, case names are unique, and every rule of `$rules` has a passing and a
-/// failing case. Defines `table()` for the pack's own further checks.
+/// its expected verdict, case names are unique, every rule of `$rules` has a passing and a
+/// failing case, and every rule is documented. Defines `table()` for the pack's own further
+/// checks.
 #[macro_export]
 macro_rules! case_table_tests {
     ($rules:expr) => {
@@ -236,6 +250,11 @@ macro_rules! case_table_tests {
         #[test]
         fn every_rule_has_a_passing_and_a_failing_case() {
             table().assert_each_rule_passes_and_fails();
+        }
+
+        #[test]
+        fn every_rule_is_documented() {
+            $crate::cases::assert_documented($rules);
         }
     };
 }
